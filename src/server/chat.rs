@@ -1,0 +1,553 @@
+//! `POST /v1/chat/completions`: pass-through for real ids, route-and-fallback for virtual ones.
+//!
+//! Fallback loop for virtual models: decide (engine) → rewrite the body (only `model` and
+//! maybe `reasoning_effort`) → call → on a retryable failure before commit, exclude the model,
+//! record it in the health table and decide again, at most `router.max_attempts` times. When
+//! attempts run out the client gets the last upstream status with `x-should-retry: false` so
+//! SDK retries do not multiply ours. Real model ids are forwarded as they are, in one attempt.
+//! One log line per request is written when the request ends (for streams: when the stream
+//! ends), with the decision, attempts and durations, never prompt text or keys.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, Response};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::relay::{self, Committed, EndGuard, Outcome};
+use super::stats::{RecentDecision, now_unix};
+use super::{AppState, Body, Runtime, error_response, full};
+use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features, rewrite};
+use crate::error::ApiError;
+use crate::upstream::{Upstream, UpstreamError, apply_headers, pass_headers};
+
+/// The fields every request needs, parsed without building a full JSON tree.
+#[derive(Deserialize)]
+struct Head {
+    model: Option<Value>,
+    stream: Option<Value>,
+    messages: Option<Value>,
+}
+
+fn parse_head(body: &[u8]) -> Result<(String, bool), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "request body is empty; send a JSON object",
+        ));
+    }
+    let head: Head = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("request body is not a valid JSON object: {e}"))
+    })?;
+    let model = match head.model {
+        Some(Value::String(s)) if !s.trim().is_empty() => s,
+        _ => {
+            return Err(
+                ApiError::bad_request("`model` must be a non-empty string").with_param("model")
+            );
+        }
+    };
+    if !matches!(head.messages, Some(Value::Array(_))) {
+        return Err(ApiError::bad_request("`messages` must be an array").with_param("messages"));
+    }
+    Ok((model, head.stream == Some(Value::Bool(true))))
+}
+
+/// One attempt's record.
+#[derive(Debug, Clone)]
+struct Attempt {
+    model: String,
+    outcome: &'static str,
+    ms: u64,
+}
+
+/// The per-request log line and stats record, written once when dropped.
+struct RequestLog {
+    state: Arc<AppState>,
+    request_id: String,
+    model: String,
+    stream: bool,
+    started: Instant,
+    decision: Option<Decision>,
+    source: DecisionSource,
+    target: Option<String>,
+    attempts: Vec<Attempt>,
+    status: u16,
+    error: Option<String>,
+    answer_ms: u64,
+    outcome: &'static str,
+}
+
+impl RequestLog {
+    fn new(state: Arc<AppState>, request_id: String, model: String, stream: bool) -> Self {
+        state.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self {
+            state,
+            request_id,
+            model,
+            stream,
+            started: Instant::now(),
+            decision: None,
+            source: DecisionSource::Passthrough,
+            target: None,
+            attempts: Vec::new(),
+            status: 0,
+            error: None,
+            answer_ms: 0,
+            // Replaced on every path that finishes; what is left means the client went away.
+            outcome: "client_closed",
+        }
+    }
+
+    /// Headers that say what happened.
+    fn apply(&self, h: &mut HeaderMap) {
+        let mut set = |k: &'static str, v: &str| {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert(k, v);
+            }
+        };
+        set("x-llm-router-original-model", &self.model);
+        if let Some(t) = &self.target {
+            set("x-llm-router-target-model", t);
+        }
+        set("x-llm-router-decision", self.source.as_str());
+        set(
+            "x-llm-router-attempts",
+            &self.attempts.len().max(1).to_string(),
+        );
+        if let Some(d) = &self.decision {
+            if let Some(r) = &d.router_model {
+                set("x-llm-router-router-model", r);
+            }
+            if let Some(e) = d.applied_effort {
+                set("x-llm-router-reasoning-effort", e);
+            }
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        let stats = &self.state.stats;
+        stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let attempts: Vec<String> = self
+            .attempts
+            .iter()
+            .map(|a| format!("{}:{}:{}ms", a.model, a.outcome, a.ms))
+            .collect();
+        let d = self.decision.as_ref();
+        tracing::info!(
+            target: "llm_router::request",
+            request_id = %self.request_id,
+            model = %self.model,
+            target_model = self.target.as_deref().unwrap_or(""),
+            decision = self.source.as_str(),
+            router_model = d.and_then(|d| d.router_model.as_deref()).unwrap_or(""),
+            router_ms = d.map_or(0, |d| d.router_ms),
+            router_error = d.and_then(|d| d.router_error.as_deref()).unwrap_or(""),
+            effort = d.and_then(|d| d.applied_effort).unwrap_or(""),
+            task_type = d.and_then(|d| d.task_type.as_deref()).unwrap_or(""),
+            attempts = %attempts.join(","),
+            status = self.status,
+            stream = self.stream,
+            answer_ms = self.answer_ms,
+            total_ms = self.started.elapsed().as_millis() as u64,
+            outcome = self.outcome,
+            error = self.error.as_deref().unwrap_or(""),
+            "request"
+        );
+        let recent = d.map(|d| RecentDecision {
+            at_unix: now_unix(),
+            request_id: self.request_id.clone(),
+            model: self.model.clone(),
+            target: self.target.clone().unwrap_or_default(),
+            decision: self.source.as_str().to_string(),
+            effort: d.applied_effort.map(str::to_string),
+            reason: d.reason.clone(),
+            router_model: d.router_model.clone(),
+            router_ms: d.router_ms,
+            attempts: self.attempts.len() as u32,
+            status: self.status,
+        });
+        stats.record(self.status, self.target.as_deref(), recent);
+    }
+}
+
+impl EndGuard for RequestLog {
+    fn finished(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Completed => self.outcome = "ok",
+            Outcome::UpstreamFailed(e) => {
+                self.outcome = "upstream_failed_after_commit";
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+/// The router model's door to the relay.
+struct RelayRouter<'a> {
+    upstream: &'a Upstream,
+    request_id: &'a str,
+}
+
+impl RouterCaller for RelayRouter<'_> {
+    async fn call(&self, body: Value, timeout: Duration) -> Result<Value, String> {
+        let fut = async {
+            let resp = self
+                .upstream
+                .send_chat_within(
+                    Bytes::from(body.to_string()),
+                    self.request_id,
+                    &HeaderMap::new(),
+                    timeout,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| e.without_url().to_string())?;
+            serde_json::from_slice::<Value>(&bytes)
+                .map_err(|e| format!("router answer is not JSON: {e}"))
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| format!("router timed out after {} ms", timeout.as_millis()))?
+    }
+}
+
+/// A successful answer, not yet sent.
+enum Answer {
+    Json {
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    Stream {
+        headers: HeaderMap,
+        committed: Committed,
+    },
+}
+
+async fn call(
+    rt: &Runtime,
+    request_id: &str,
+    fwd: &HeaderMap,
+    body: Bytes,
+    stream: bool,
+) -> Result<Answer, UpstreamError> {
+    if stream {
+        let sent = Instant::now();
+        let resp = rt.upstream.send_chat(body, request_id, fwd).await?;
+        let headers = resp.headers().clone();
+        let bytes: relay::ByteStream = Box::pin(resp.bytes_stream());
+        let committed =
+            relay::lookahead(bytes, sent + rt.upstream.first_byte_timeout, sent).await?;
+        Ok(Answer::Stream { headers, committed })
+    } else {
+        let (headers, body) = rt.upstream.chat_json(body, request_id, fwd).await?;
+        Ok(Answer::Json { headers, body })
+    }
+}
+
+/// Turn an answer into the client response; the log travels with a stream until it ends.
+fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer) -> Response<Body> {
+    log.status = 200;
+    match answer {
+        Answer::Json { headers, body } => {
+            log.outcome = "ok";
+            let mut r = full(200, "application/json", body);
+            log.apply(r.headers_mut());
+            apply_headers(r.headers_mut(), &pass_headers(&headers));
+            r
+        }
+        Answer::Stream { headers, committed } => {
+            log.answer_ms = committed.first_event.as_millis() as u64;
+            let mut h = HeaderMap::new();
+            log.apply(&mut h);
+            apply_headers(&mut h, &pass_headers(&headers));
+            let content_type = headers
+                .get(http::header::CONTENT_TYPE)
+                .cloned()
+                .unwrap_or(HeaderValue::from_static("text/event-stream"));
+            let body = relay::relay_body(committed, rt.upstream.idle_timeout, log)
+                .map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
+            let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(body)));
+            let rh = r.headers_mut();
+            rh.extend(h);
+            rh.insert(http::header::CONTENT_TYPE, content_type);
+            rh.insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            );
+            // Tell a user's own nginx in front of us not to buffer the stream.
+            rh.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            r
+        }
+    }
+}
+
+fn fail(mut log: RequestLog, err: &ApiError, extra: &[(String, String)]) -> Response<Body> {
+    log.status = err.status;
+    log.outcome = "error";
+    log.error = Some(err.message.clone());
+    let mut r = error_response(err, extra);
+    log.apply(r.headers_mut());
+    r
+}
+
+/// Client headers worth forwarding (never authorization).
+fn forwarded(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in crate::upstream::FORWARDED_REQUEST_HEADERS {
+        if let Some(v) = headers.get(*name) {
+            out.insert(*name, v.clone());
+        }
+    }
+    out
+}
+
+pub async fn chat(
+    state: Arc<AppState>,
+    rt: Arc<Runtime>,
+    request_id: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let (model, stream) = match parse_head(&body) {
+        Ok(h) => h,
+        Err(e) => {
+            let log = RequestLog::new(state, request_id, String::new(), false);
+            return fail(log, &e, &[]);
+        }
+    };
+    let mut log = RequestLog::new(state.clone(), request_id, model.clone(), stream);
+    let fwd = forwarded(&headers);
+    let Some(mode) = Mode::from_model(&model) else {
+        // A real model id: straight through, one attempt, the upstream is the authority on
+        // whether the id exists (our list may be stale).
+        log.target = Some(model.clone());
+        let started = Instant::now();
+        let res = call(&rt, &log.request_id, &fwd, body, stream).await;
+        log.answer_ms = started.elapsed().as_millis() as u64;
+        return match res {
+            Ok(a) => {
+                log.attempts.push(Attempt {
+                    model,
+                    outcome: "ok",
+                    ms: log.answer_ms,
+                });
+                respond(&rt, log, a)
+            }
+            Err(e) => {
+                log.attempts.push(Attempt {
+                    model,
+                    outcome: e.code(),
+                    ms: log.answer_ms,
+                });
+                let headers = upstream_error_headers(&e);
+                fail(log, &e.to_api_error(), &headers)
+            }
+        };
+    };
+    routed(state, rt, log, mode, fwd, body).await
+}
+
+fn upstream_error_headers(e: &UpstreamError) -> Vec<(String, String)> {
+    match e {
+        UpstreamError::Status { headers, .. } => headers.clone(),
+        _ => Vec::new(),
+    }
+}
+
+async fn routed(
+    state: Arc<AppState>,
+    rt: Arc<Runtime>,
+    mut log: RequestLog,
+    mode: Mode,
+    fwd: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return fail(
+                log,
+                &ApiError::bad_request(format!("invalid JSON: {e}")),
+                &[],
+            );
+        }
+    };
+    let feats = features::extract(&parsed);
+    let mut models = state.models.load_full();
+    if models.facts.is_empty() {
+        // Degraded start: try once more now rather than failing the first requests.
+        super::models::refresh_once(&state).await;
+        models = state.models.load_full();
+        if models.facts.is_empty() {
+            let why = models
+                .error
+                .clone()
+                .unwrap_or_else(|| "the model list is empty".into());
+            let e = ApiError::new(
+                503,
+                "upstream_error",
+                "upstream_unavailable",
+                format!(
+                    "the upstream model list is unavailable, so `{}` cannot be routed: {why}",
+                    mode.as_str()
+                ),
+            );
+            return fail(log, &e, &[]);
+        }
+    }
+    let settings = &rt.engine.settings;
+    let max_attempts = settings.max_attempts.max(1);
+    let cooldown = Duration::from_secs(settings.cooldown_secs);
+    let mut excluded: Vec<String> = Vec::new();
+    let mut last_err: Option<UpstreamError> = None;
+    let mut effort_retry_used = false;
+    let router = RelayRouter {
+        upstream: &rt.upstream,
+        request_id: &log.request_id,
+    };
+    while (log.attempts.len() as u32) < max_attempts {
+        let decision = match rt
+            .engine
+            .decide(&models.facts, mode, &parsed, &feats, &excluded, &router)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                // Nothing left to try: if a model failed with a short retry-after, wait
+                // and give the failed models another chance.
+                if let Some(wait) = last_err
+                    .as_ref()
+                    .and_then(UpstreamError::retry_after)
+                    .filter(|w| *w <= Duration::from_millis(settings.retry_after_cap_ms))
+                    && !excluded.is_empty()
+                {
+                    tokio::time::sleep(wait).await;
+                    excluded.clear();
+                    continue;
+                }
+                return match last_err {
+                    Some(le) => break_with(log, &le),
+                    None => fail(log, &e, &[]),
+                };
+            }
+        };
+        log.source = decision.source;
+        log.target = Some(decision.target.clone());
+        let mut effort = decision.applied_effort;
+        log.decision = Some(decision);
+        let target = log.target.clone().unwrap_or_default();
+        loop {
+            let new_body = match rewrite::rewrite(&body, &target, effort) {
+                Ok(b) => b,
+                Err(e) => return fail(log, &ApiError::bad_request(e.to_string()), &[]),
+            };
+            let started = Instant::now();
+            let res = call(&rt, &log.request_id, &fwd, new_body, feats.stream).await;
+            let ms = started.elapsed().as_millis() as u64;
+            log.answer_ms = ms;
+            match res {
+                Ok(a) => {
+                    rt.engine.health.success(&target);
+                    log.attempts.push(Attempt {
+                        model: target.clone(),
+                        outcome: "ok",
+                        ms,
+                    });
+                    return respond(&rt, log, a);
+                }
+                Err(e) => {
+                    // A model that rejects the effort we added: retry it once without.
+                    if effort.is_some()
+                        && !effort_retry_used
+                        && e.status() == 400
+                        && e.to_string().to_ascii_lowercase().contains("reasoning")
+                    {
+                        effort_retry_used = true;
+                        effort = None;
+                        if let Some(d) = log.decision.as_mut() {
+                            d.applied_effort = None;
+                        }
+                        continue;
+                    }
+                    log.attempts.push(Attempt {
+                        model: target.clone(),
+                        outcome: e.code(),
+                        ms,
+                    });
+                    if !e.retryable() {
+                        let headers = upstream_error_headers(&e);
+                        return fail(log, &e.to_api_error(), &headers);
+                    }
+                    rt.engine.health.failure(
+                        &target,
+                        settings.cooldown_failures,
+                        cooldown,
+                        Instant::now(),
+                    );
+                    tracing::debug!(request_id = %log.request_id, model = %target, error = %e, "attempt failed; re-routing");
+                    excluded.push(target.clone());
+                    last_err = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    match last_err {
+        Some(e) => break_with(log, &e),
+        None => fail(log, &ApiError::no_candidates("no attempt was made"), &[]),
+    }
+}
+
+/// The final answer once fallback is exhausted: the last upstream error, and a header that
+/// stops SDKs from multiplying our retries.
+fn break_with(log: RequestLog, e: &UpstreamError) -> Response<Body> {
+    let mut headers = upstream_error_headers(e);
+    headers.push(("x-should-retry".into(), "false".into()));
+    let mut err = e.to_api_error();
+    err.message = format!("all attempts failed; last error: {}", err.message);
+    fail(log, &err, &headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_validation() {
+        assert!(parse_head(b"").is_err());
+        assert!(parse_head(b"{").is_err());
+        assert_eq!(
+            parse_head(br#"{"model":"","messages":[]}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("model")
+        );
+        assert_eq!(
+            parse_head(br#"{"model":"x","messages":{}}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            parse_head(br#"{"model":"x","messages":[],"stream":true}"#).unwrap(),
+            ("x".to_string(), true)
+        );
+        assert_eq!(
+            parse_head(br#"{"model":"x","messages":[],"stream":"true"}"#).unwrap(),
+            ("x".to_string(), false)
+        );
+    }
+}

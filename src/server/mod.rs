@@ -1,0 +1,324 @@
+//! The HTTP gateway (hyper): endpoints, guards, the model list, graceful drain.
+//!
+//! Invariants: every response carries `x-request-id` and `x-llm-router-request-id`; every
+//! error is an OpenAI envelope; the Host and key guards run before any route; the live
+//! configuration is an `Arc` swapped atomically on reload, so a request keeps the snapshot it
+//! started with and streams survive a reload. Deciding models is the engine's job; this
+//! module only wires requests to it.
+
+pub mod chat;
+pub mod guard;
+pub mod models;
+pub mod relay;
+pub mod stats;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::engine::{Engine, Health};
+use crate::error::ApiError;
+use crate::upstream::Upstream;
+use guard::{HostCheck, KeyCheck};
+use models::ModelState;
+use stats::Stats;
+
+/// Response body: a whole buffer or a relayed stream.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "port {port} on {host} is already in use; stop whatever uses it or pick another port with `llm-router config set server.port <port>` (or PORT=<port>)"
+    )]
+    PortInUse { host: String, port: u16 },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "no upstream configured: run `llm-router init` (or set UPSTREAM_BASE_URL), or try `llm-router start --demo`"
+    )]
+    NoUpstream,
+    #[error("invalid upstream settings: {0}")]
+    Upstream(String),
+}
+
+/// Everything derived from one configuration; swapped whole on reload.
+pub struct Runtime {
+    pub config: Config,
+    pub upstream: Upstream,
+    pub engine: Engine,
+    pub hosts: HostCheck,
+    pub key: KeyCheck,
+    pub body_limit: u64,
+}
+
+impl Runtime {
+    /// Build from a validated config. `port` is the port actually bound (for the Host check);
+    /// `key` is the relay key, already resolved from config, environment or `.env`.
+    pub fn build(
+        config: Config,
+        port: u16,
+        health: Arc<Health>,
+        key: Option<String>,
+    ) -> Result<Runtime, ServeError> {
+        let base = config.upstream_v1_base().ok_or(ServeError::NoUpstream)?;
+        let upstream = Upstream::new(&base, key, &config.upstream)
+            .map_err(|e| ServeError::Upstream(e.to_string()))?;
+        Ok(Runtime {
+            engine: Engine::new(config.router.clone(), health),
+            hosts: HostCheck::new(config.is_loopback(), port, &config.server.allowed_hosts),
+            key: KeyCheck::new(&config.server.api_key),
+            body_limit: config.server.body_limit_mb * 1024 * 1024,
+            upstream,
+            config,
+        })
+    }
+}
+
+/// Shared state of a running gateway.
+pub struct AppState {
+    pub runtime: ArcSwap<Runtime>,
+    pub models: ArcSwap<ModelState>,
+    pub health: Arc<Health>,
+    pub stats: Stats,
+    pub started: Instant,
+    pub addr: SocketAddr,
+    /// Wakes the model refresher (after a reload, or when a request finds no models).
+    pub refresh: tokio::sync::Notify,
+    /// Cancelled when the gateway should stop.
+    pub shutdown: CancellationToken,
+    /// Set when this gateway serves the built-in simulated relay.
+    pub demo: bool,
+}
+
+impl AppState {
+    pub fn new(runtime: Runtime, addr: SocketAddr, health: Arc<Health>) -> Arc<AppState> {
+        Arc::new(AppState {
+            runtime: ArcSwap::from_pointee(runtime),
+            models: ArcSwap::from_pointee(ModelState::default()),
+            health,
+            stats: Stats::default(),
+            started: Instant::now(),
+            addr,
+            refresh: tokio::sync::Notify::new(),
+            shutdown: CancellationToken::new(),
+            demo: false,
+        })
+    }
+
+    /// Swap in a new runtime (already validated); in-flight requests keep the old one.
+    pub fn reload(&self, runtime: Runtime) {
+        self.runtime.store(Arc::new(runtime));
+        self.refresh.notify_one();
+    }
+}
+
+/// Bind the listener, with a clear error when the port is taken.
+pub async fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
+    let addr = format!(
+        "{}:{port}",
+        if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        }
+    );
+    TcpListener::bind(&addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            ServeError::PortInUse {
+                host: host.to_string(),
+                port,
+            }
+        } else {
+            ServeError::Bind { addr, source: e }
+        }
+    })
+}
+
+/// Serve until `state.shutdown` is cancelled, then drain for at most `drain`.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.keep_alive(true).max_buf_size(256 * 1024);
+    tokio::spawn(models::refresher(state.clone()));
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            accepted = listener.accept() => {
+                let (stream, _peer) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let st = state.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let st = st.clone();
+                    async move { Ok::<_, Infallible>(handle(st, req).await) }
+                });
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    let in_flight = state
+        .stats
+        .in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(in_flight, drain_secs = drain.as_secs(), "draining");
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain period over; closing remaining connections");
+    }
+}
+
+/// Route one request.
+pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+    let request_id = format!("req_{}", uuid::Uuid::new_v4().simple());
+    let rt = state.runtime.load_full();
+    let mut resp = route(&state, &rt, req, &request_id).await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-request-id", v.clone());
+        h.insert("x-llm-router-request-id", v);
+    }
+    resp
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    rt: &Arc<Runtime>,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Response<Body> {
+    if let Err(host) = rt.hosts.check(req.headers()) {
+        return error_response(&ApiError::forbidden_host(&host), &[]);
+    }
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    // Accept both /v1/x and /x (some clients drop the prefix).
+    let p = path
+        .strip_prefix("/v1")
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(&path);
+    let p = if p.len() > 1 {
+        p.trim_end_matches('/')
+    } else {
+        p
+    };
+    match p {
+        "/health" => match method {
+            Method::GET | Method::HEAD => models::health(state, rt),
+            _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
+        },
+        "/models" => match method {
+            Method::GET => guarded(rt, req.headers()).unwrap_or_else(|| models::list(state)),
+            _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
+        },
+        _ if p.starts_with("/models/") => match method {
+            Method::GET => guarded(rt, req.headers())
+                .unwrap_or_else(|| models::get(state, &p["/models/".len()..])),
+            _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
+        },
+        "/chat/completions" => {
+            if method != Method::POST {
+                return error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]);
+            }
+            if let Some(denied) = guarded(rt, req.headers()) {
+                return denied;
+            }
+            if !guard::is_json(req.headers()) {
+                return error_response(&ApiError::unsupported_media_type(), &[]);
+            }
+            let (parts, body) = req.into_parts();
+            let body = match read_body(body, &parts.headers, rt.body_limit).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e, &[]),
+            };
+            chat::chat(
+                state.clone(),
+                rt.clone(),
+                request_id.to_string(),
+                parts.headers,
+                body,
+            )
+            .await
+        }
+        _ => error_response(&ApiError::not_found(&path), &[]),
+    }
+}
+
+/// The auth guard: None when allowed, else the 401 response.
+fn guarded(rt: &Runtime, headers: &HeaderMap) -> Option<Response<Body>> {
+    (!rt.key.allows(headers)).then(|| error_response(&ApiError::unauthorized(), &[]))
+}
+
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    match Limited::new(body, limit as usize).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::payload_too_large(limit))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+/// A whole-body response.
+pub fn full(status: u16, content_type: &'static str, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Full::new(body).boxed_unsync());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+pub fn json_response(status: u16, v: &serde_json::Value) -> Response<Body> {
+    full(status, "application/json", Bytes::from(v.to_string()))
+}
+
+/// An OpenAI-shaped error response plus extra headers.
+pub fn error_response(e: &ApiError, extra: &[(String, String)]) -> Response<Body> {
+    let mut r = full(e.status, "application/json", e.to_bytes());
+    crate::upstream::apply_headers(r.headers_mut(), extra);
+    r
+}

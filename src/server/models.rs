@@ -1,0 +1,173 @@
+//! The upstream model list: periodic refresh, `/v1/models`, `/v1/models/{id}`, `/health`.
+//!
+//! An upstream that is down at start does not stop the gateway: the list stays empty, the
+//! gateway reports itself degraded, and the refresher retries with backoff until the relay
+//! answers. A failed refresh keeps the last good list. The joined facts are rebuilt only on
+//! refresh, never per request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Response;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{AppState, Body, Runtime, error_response, json_response};
+use crate::catalog::{Catalog, ModelFacts, join};
+use crate::engine::VIRTUAL_MODELS;
+use crate::error::ApiError;
+
+/// The latest view of the upstream's models.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ModelState {
+    /// The relay's model objects, verbatim.
+    pub raw: Vec<Value>,
+    /// Joined with the catalog and overrides.
+    pub facts: Vec<ModelFacts>,
+    pub fetched_unix: Option<u64>,
+    /// The last refresh error, cleared by a success.
+    pub error: Option<String>,
+}
+
+impl ModelState {
+    pub fn reachable(&self) -> bool {
+        self.error.is_none() && self.fetched_unix.is_some()
+    }
+}
+
+/// Fetch once and store; returns whether it succeeded.
+pub async fn refresh_once(state: &AppState) -> bool {
+    let rt = state.runtime.load_full();
+    match rt.upstream.models().await {
+        Ok(raw) => {
+            let facts = join(&raw, Catalog::embedded(), &rt.config.models);
+            tracing::info!(models = raw.len(), "upstream model list refreshed");
+            state.models.store(Arc::new(ModelState {
+                raw,
+                facts,
+                fetched_unix: Some(super::stats::now_unix()),
+                error: None,
+            }));
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "upstream model list refresh failed");
+            let old = state.models.load_full();
+            state.models.store(Arc::new(ModelState {
+                error: Some(e.to_string()),
+                ..(*old).clone()
+            }));
+            false
+        }
+    }
+}
+
+/// Refresh forever: every `models_refresh_secs` when healthy, with backoff when not.
+pub async fn refresher(state: Arc<AppState>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let ok = refresh_once(&state).await;
+        let wait = if ok {
+            backoff = Duration::from_secs(1);
+            let secs = state.runtime.load().config.upstream.models_refresh_secs;
+            Duration::from_secs(secs.max(5))
+        } else {
+            let w = backoff;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            w
+        };
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = state.refresh.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Base URL without credentials, for display.
+pub fn display_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+            format!("{scheme}://{rest}")
+        }
+        None => url.to_string(),
+    }
+}
+
+pub fn health(state: &AppState, rt: &Runtime) -> Response<Body> {
+    let m = state.models.load();
+    json_response(
+        200,
+        &json!({
+            "status": if m.reachable() { "ok" } else { "degraded" },
+            "version": env!("CARGO_PKG_VERSION"),
+            "demo": state.demo,
+            "upstream": {
+                "base_url": display_url(rt.upstream.base()),
+                "reachable": m.reachable(),
+                "error": m.error,
+                "last_refresh_unix": m.fetched_unix,
+            },
+            "models": m.raw.len(),
+            "uptime_secs": state.started.elapsed().as_secs(),
+        }),
+    )
+}
+
+/// The three virtual models, described honestly from the current list.
+pub fn virtual_models(facts: &[ModelFacts]) -> Vec<Value> {
+    let usable: Vec<&ModelFacts> = facts
+        .iter()
+        .filter(|m| m.chat && m.excluded.is_none())
+        .collect();
+    let max_ctx = usable.iter().filter_map(|m| m.context).max();
+    let min_ctx = usable.iter().filter_map(|m| m.context).min();
+    let what = [
+        "general requests: a router model picks a cheap model for easy tasks and the strongest for hard ones",
+        "coding requests: a coding model for ordinary code, the strongest model for architecture and hard debugging",
+        "long documents: the cheapest model whose context fits, or the strongest that fits for deep analysis",
+    ];
+    VIRTUAL_MODELS
+        .iter()
+        .zip(what)
+        .map(|(id, what)| {
+            json!({
+                "id": id,
+                "object": "model",
+                "created": 0,
+                "owned_by": "llm-router",
+                "description": format!(
+                    "Virtual model routed by llm-router among {} upstream models: {what}. Requests are only sent to a model whose context fits; the largest is {} tokens, the smallest {}.",
+                    usable.len(),
+                    max_ctx.map_or("unknown".to_string(), |c| c.to_string()),
+                    min_ctx.map_or("unknown".to_string(), |c| c.to_string()),
+                ),
+                "context_window": max_ctx,
+                "min_context_window": min_ctx,
+            })
+        })
+        .collect()
+}
+
+pub fn list(state: &AppState) -> Response<Body> {
+    let m = state.models.load();
+    let mut data = virtual_models(&m.facts);
+    data.extend(m.raw.iter().cloned());
+    json_response(200, &json!({"object": "list", "data": data}))
+}
+
+pub fn get(state: &AppState, id: &str) -> Response<Body> {
+    let m = state.models.load();
+    if let Some(pos) = VIRTUAL_MODELS.iter().position(|v| *v == id) {
+        return json_response(200, &virtual_models(&m.facts)[pos]);
+    }
+    match m
+        .raw
+        .iter()
+        .find(|o| o.get("id").and_then(Value::as_str) == Some(id))
+    {
+        Some(o) => json_response(200, o),
+        None => error_response(&ApiError::model_not_found(id), &[]),
+    }
+}

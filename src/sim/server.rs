@@ -1,0 +1,353 @@
+//! Accept loop, connection handling and request dispatch of the simulated relay.
+//!
+//! One task per connection (HTTP/1.1, keep-alive on, `TCP_NODELAY` so small SSE chunks are not
+//! held back by Nagle). Shutdown cancels a token every task selects on; dropping a connection
+//! future closes its socket and drops any in-flight response, which marks it cancelled.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use super::answer::{self, ChatFacts, Reply};
+use super::body::{CancelGuard, SimBody};
+use super::{Recorded, Shared, SseEnd, Step, error_json, lock};
+
+/// Request bodies above this are refused (base64 images fit comfortably).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Usually fd exhaustion: back off instead of spinning.
+                tracing::warn!(error = %e, "sim relay: accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "sim relay: set_nodelay failed");
+        }
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let token = shared.shutdown.clone();
+            let svc = service_fn(move |req| handle(Arc::clone(&shared), req));
+            let conn = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "sim relay: connection ended with an error");
+                },
+                _ = token.cancelled() => {}
+            }
+        });
+    }
+    tracing::debug!("sim relay: stopped accepting");
+}
+
+/// Everything a response needs besides its body.
+struct Reply0 {
+    request_id: String,
+    guard: CancelGuard,
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<SimBody>, Infallible> {
+    let n = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    // Created first so that a client leaving while the body is still being read also counts.
+    let guard = CancelGuard::new(Arc::clone(&cancelled));
+    let ctx = Reply0 {
+        request_id: format!("sim-{n}"),
+        guard,
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => {
+            tracing::debug!(error = %e, "sim relay: could not read request body");
+            return Ok(json_response(
+                ctx,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &error_json(413, "request body unreadable or too large"),
+                &[],
+            ));
+        }
+    };
+    let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let path = parts.uri.path();
+    shared.record(Recorded {
+        method: parts.method.to_string(),
+        path: path.to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        model: json.get("model").and_then(Value::as_str).map(str::to_owned),
+        is_router_call: answer::is_router_call(&json),
+        stream: json.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        body: json.clone(),
+        cancelled,
+    });
+
+    if let Some(key) = &shared.opts.require_key {
+        let ok = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(key.as_str());
+        if !ok {
+            return Ok(json_response(
+                ctx,
+                StatusCode::UNAUTHORIZED,
+                &error_json(401, "Incorrect API key provided."),
+                &[],
+            ));
+        }
+    }
+
+    let resp = match (&parts.method, path) {
+        (&Method::GET, "/v1/models") => {
+            let step = lock(&shared.models_script).pop_front();
+            match step {
+                Some(Step::Default { delay }) => models_list(&shared, ctx, delay).await,
+                Some(step) => play(step, ctx).await,
+                None => models_list(&shared, ctx, Duration::ZERO).await,
+            }
+        }
+        (&Method::GET, p) if p.starts_with("/v1/models/") => {
+            let id = &p["/v1/models/".len()..];
+            let found = lock(&shared.models)
+                .0
+                .iter()
+                .find(|m| m.get("id").and_then(Value::as_str) == Some(id))
+                .cloned();
+            match found {
+                Some(m) => json_response(ctx, StatusCode::OK, &m, &[]),
+                None => {
+                    let msg = format!("The model `{id}` does not exist");
+                    json_response(ctx, StatusCode::NOT_FOUND, &error_json(404, &msg), &[])
+                }
+            }
+        }
+        (&Method::POST, "/v1/chat/completions") => {
+            if !json.is_object() {
+                let e = error_json(400, "We could not parse the JSON body of your request.");
+                return Ok(json_response(ctx, StatusCode::BAD_REQUEST, &e, &[]));
+            }
+            let model = json.get("model").and_then(Value::as_str);
+            match shared.next_step(model) {
+                Some(Step::Default { delay }) => {
+                    chat_default(&shared, ctx, &json, bytes.len(), delay).await
+                }
+                Some(step) => play(step, ctx).await,
+                None => chat_default(&shared, ctx, &json, bytes.len(), Duration::ZERO).await,
+            }
+        }
+        (_, "/v1/models" | "/v1/chat/completions") => {
+            let e = error_json(405, "Method not allowed.");
+            json_response(ctx, StatusCode::METHOD_NOT_ALLOWED, &e, &[])
+        }
+        _ => {
+            let e = error_json(
+                404,
+                &format!("Unknown request URL: {} {path}", parts.method),
+            );
+            json_response(ctx, StatusCode::NOT_FOUND, &e, &[])
+        }
+    };
+    Ok(resp)
+}
+
+async fn sleep_nonzero(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+async fn models_list(shared: &Shared, ctx: Reply0, delay: Duration) -> Response<SimBody> {
+    sleep_nonzero(shared.opts.latency + delay).await;
+    let list = lock(&shared.models).1.clone();
+    let body = SimBody::full(list, ctx.guard);
+    response(ctx.request_id, StatusCode::OK, "application/json", body)
+}
+
+/// Plays a scripted step (other than `Default`, which needs request context).
+async fn play(step: Step, ctx: Reply0) -> Response<SimBody> {
+    match step {
+        Step::Json {
+            status,
+            body,
+            headers,
+            delay,
+        } => {
+            sleep_nonzero(delay).await;
+            json_response(ctx, status_code(status), &body, &headers)
+        }
+        Step::Sse {
+            status,
+            chunks,
+            delay,
+            gap,
+            end,
+        } => {
+            sleep_nonzero(delay).await;
+            sse_response(ctx, status_code(status), chunks, gap, end)
+        }
+        Step::Hang => {
+            // Dropped by hyper when the client leaves, or by the connection task on shutdown;
+            // the guard inside `ctx` then records the cancellation.
+            let _ctx = ctx;
+            let never: Infallible = std::future::pending().await;
+            match never {}
+        }
+        Step::Default { .. } => {
+            // Callers handle `Default` themselves; answering 500 keeps this total.
+            let e = error_json(500, "sim relay: default step played out of context");
+            json_response(ctx, StatusCode::INTERNAL_SERVER_ERROR, &e, &[])
+        }
+    }
+}
+
+fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or_else(|_| {
+        tracing::warn!(status, "sim relay: invalid scripted status, using 500");
+        StatusCode::INTERNAL_SERVER_ERROR
+    })
+}
+
+async fn chat_default(
+    shared: &Shared,
+    ctx: Reply0,
+    body: &Value,
+    body_len: usize,
+    delay: Duration,
+) -> Response<SimBody> {
+    sleep_nonzero(shared.opts.latency + delay).await;
+    let facts = ChatFacts::from_body(body, body_len);
+    let id = format!("chatcmpl-{}", ctx.request_id);
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let reply = if facts.is_router_call {
+        let models = lock(&shared.models).0.clone();
+        Reply::Text(answer::router_decision(body, &models).to_string())
+    } else if let Some(name) = facts.tool_call {
+        Reply::ToolCall { name }
+    } else {
+        Reply::Text(answer::answer_text(body, facts.model))
+    };
+    if !facts.stream {
+        let v = answer::completion_json(&id, created, &facts, &reply);
+        return json_response(ctx, StatusCode::OK, &v, &[]);
+    }
+    let chunks = match &reply {
+        Reply::Text(text) => answer::text_stream(
+            &id,
+            created,
+            facts.model,
+            text,
+            shared.opts.stream_chunks,
+            answer::stream_usage(&facts, text.len()),
+        ),
+        Reply::ToolCall { name } => answer::tool_stream(
+            &id,
+            created,
+            facts.model,
+            name,
+            answer::stream_usage(&facts, name.len() + 2),
+        ),
+    };
+    sse_response(
+        ctx,
+        StatusCode::OK,
+        chunks,
+        shared.opts.chunk_delay,
+        SseEnd::Close,
+    )
+}
+
+fn json_response(
+    ctx: Reply0,
+    status: StatusCode,
+    body: &Value,
+    extra: &[(String, String)],
+) -> Response<SimBody> {
+    let bytes = Bytes::from(body.to_string());
+    let body = SimBody::full(bytes, ctx.guard);
+    let mut resp = response(ctx.request_id, status, "application/json", body);
+    for (k, v) in extra {
+        match (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            (Ok(k), Ok(v)) => {
+                resp.headers_mut().insert(k, v);
+            }
+            _ => tracing::warn!(header = %k, "sim relay: invalid scripted header skipped"),
+        }
+    }
+    resp
+}
+
+fn sse_response(
+    ctx: Reply0,
+    status: StatusCode,
+    chunks: Vec<Bytes>,
+    gap: Duration,
+    end: SseEnd,
+) -> Response<SimBody> {
+    let body = SimBody::chunks(chunks, gap, end, ctx.guard);
+    let mut resp = response(ctx.request_id, status, "text/event-stream", body);
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// A response with the headers every relay answer carries.
+fn response(
+    request_id: String,
+    status: StatusCode,
+    content_type: &'static str,
+    body: SimBody,
+) -> Response<SimBody> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::try_from(request_id) {
+        h.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    h.insert(
+        HeaderName::from_static("x-ratelimit-remaining-requests"),
+        HeaderValue::from_static("999"),
+    );
+    resp
+}

@@ -1,0 +1,490 @@
+//! The client to the relay: model list, chat calls, error classification.
+//!
+//! Invariants: the relay key is only ever sent as `Authorization` to the relay and never
+//! appears in an error message (messages pass through [`crate::error::redact`]); connections
+//! are pooled and reused; there is no total timeout on a streamed body (only the caller's
+//! idle timeout between chunks). Non-2xx answers are read (bounded) so their message and
+//! `retry-after` can be passed on.
+
+pub mod sse;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::config::UpstreamConfig;
+use crate::error::{ApiError, redact};
+
+/// Largest error body read from the relay.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Request headers from the client that are forwarded to the relay.
+pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
+    "openai-organization",
+    "openai-project",
+    "openai-beta",
+    "idempotency-key",
+    "user-agent",
+];
+
+/// Why a relay call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot reach the relay: {0}")]
+    Connect(String),
+    #[error("the relay timed out waiting for the {0}")]
+    Timeout(&'static str),
+    #[error("the relay answered HTTP {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        kind: Option<String>,
+        code: Option<String>,
+        retry_after: Option<Duration>,
+        headers: Vec<(String, String)>,
+    },
+    /// A 200 whose body or first stream event is an error, or a stream that closed empty.
+    #[error("the relay stream failed: {0}")]
+    Stream(String),
+    #[error("the relay sent an invalid response: {0}")]
+    Invalid(String),
+}
+
+impl UpstreamError {
+    /// Whether another attempt (on another model) may help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            UpstreamError::Connect(_) | UpstreamError::Timeout(_) | UpstreamError::Stream(_) => {
+                true
+            }
+            UpstreamError::Status { status, .. } => {
+                matches!(status, 408 | 409 | 429) || *status >= 500
+            }
+            UpstreamError::Invalid(_) => false,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            UpstreamError::Connect(_) => 502,
+            UpstreamError::Timeout(_) => 504,
+            UpstreamError::Status { status, .. } => *status,
+            UpstreamError::Stream(_) | UpstreamError::Invalid(_) => 502,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            UpstreamError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Short machine code for logs and attempt records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UpstreamError::Connect(_) => "connect_error",
+            UpstreamError::Timeout(_) => "timeout",
+            UpstreamError::Status { status: 429, .. } => "rate_limited",
+            UpstreamError::Status { status, .. } if *status >= 500 => "upstream_5xx",
+            UpstreamError::Status { .. } => "upstream_4xx",
+            UpstreamError::Stream(_) => "stream_error",
+            UpstreamError::Invalid(_) => "invalid_response",
+        }
+    }
+
+    /// The OpenAI-shaped error for the client: the upstream status and message, typed so an
+    /// upstream 401 is distinguishable from a wrong router key.
+    pub fn to_api_error(&self) -> ApiError {
+        let status = self.status();
+        match self {
+            UpstreamError::Status {
+                message,
+                kind,
+                code,
+                ..
+            } => {
+                let default_kind = match status {
+                    400 | 404 | 409 | 413 | 422 => "invalid_request_error",
+                    401 => "upstream_authentication_error",
+                    403 => "permission_error",
+                    429 => "rate_limit_error",
+                    _ => "upstream_error",
+                };
+                let kind: &'static str = match kind.as_deref() {
+                    Some("invalid_request_error") => "invalid_request_error",
+                    Some("rate_limit_error") | Some("rate_limit_exceeded") => "rate_limit_error",
+                    Some("insufficient_quota") => "insufficient_quota",
+                    Some("server_error") => "server_error",
+                    _ => default_kind,
+                };
+                let message = if status == 401 {
+                    format!("the relay rejected its key (upstream.api_key): {message}")
+                } else {
+                    message.clone()
+                };
+                ApiError {
+                    status,
+                    kind,
+                    code: code.clone().or_else(|| Some(self.code().to_string())),
+                    message,
+                    param: None,
+                }
+            }
+            UpstreamError::Timeout(_) => {
+                ApiError::new(504, "timeout_error", "upstream_timeout", self.to_string())
+            }
+            _ => ApiError::new(status, "upstream_error", self.code(), self.to_string()),
+        }
+    }
+}
+
+/// A configured relay client.
+#[derive(Clone)]
+pub struct Upstream {
+    client: reqwest::Client,
+    base: String,
+    key: Option<String>,
+    pub first_byte_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub total_timeout: Duration,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("Upstream")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+impl Upstream {
+    /// `base_v1` ends with `/v1` (see `Config::upstream_v1_base`).
+    pub fn new(
+        base_v1: &str,
+        key: Option<String>,
+        cfg: &UpstreamConfig,
+    ) -> Result<Self, UpstreamError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .http1_only()
+            .build()
+            .map_err(|e| UpstreamError::Connect(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            base: base_v1.trim_end_matches('/').to_string(),
+            key: key.filter(|k| !k.is_empty()),
+            first_byte_timeout: Duration::from_millis(cfg.first_byte_timeout_ms),
+            idle_timeout: Duration::from_millis(cfg.idle_timeout_ms),
+            total_timeout: Duration::from_millis(cfg.total_timeout_ms),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.key.as_deref().into_iter().collect()
+    }
+
+    fn clean(&self, text: &str) -> String {
+        redact(text, &self.secrets())
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = &self.key {
+            rb = rb.bearer_auth(k);
+        }
+        rb
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> UpstreamError {
+        if e.is_timeout() {
+            return UpstreamError::Timeout("response");
+        }
+        // `without_url` keeps query-string keys out of messages.
+        let mut msg = self.clean(&e.to_string());
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&self.clean(&s.to_string()));
+            src = s.source();
+        }
+        UpstreamError::Connect(msg)
+    }
+
+    /// `GET /v1/models`: the `data` array.
+    pub async fn models(&self) -> Result<Vec<Value>, UpstreamError> {
+        let fut = async {
+            let resp = self
+                .request(reqwest::Method::GET, "/models")
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&e.without_url()))?;
+            let resp = self.check_status(resp).await?;
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&e.without_url()))?;
+            let v: Value = serde_json::from_slice(&body)
+                .map_err(|e| UpstreamError::Invalid(format!("models list is not JSON: {e}")))?;
+            match v.get("data") {
+                Some(Value::Array(a)) => Ok(a.clone()),
+                _ => Err(UpstreamError::Invalid(
+                    "models list has no `data` array".into(),
+                )),
+            }
+        };
+        tokio::time::timeout(self.first_byte_timeout.min(Duration::from_secs(30)), fut)
+            .await
+            .map_err(|_| UpstreamError::Timeout("model list"))?
+    }
+
+    /// Send a chat request; resolves when response headers arrive (within the first-byte
+    /// timeout) with a 2xx status, else the classified error.
+    pub async fn send_chat(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        forwarded: &HeaderMap,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        self.send_chat_within(body, request_id, forwarded, self.first_byte_timeout)
+            .await
+    }
+
+    pub async fn send_chat_within(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        forwarded: &HeaderMap,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let mut rb = self
+            .request(reqwest::Method::POST, "/chat/completions")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("x-llm-router-request-id", request_id);
+        for name in FORWARDED_REQUEST_HEADERS {
+            if let Some(v) = forwarded.get(*name) {
+                rb = rb.header(*name, v.clone());
+            }
+        }
+        let send = rb.body(body).send();
+        let resp = tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| UpstreamError::Timeout("first byte"))?
+            .map_err(|e| self.transport_error(&e.without_url()))?;
+        self.check_status(resp).await
+    }
+
+    /// Non-streaming chat: the whole body within the total timeout. A 200 whose JSON has an
+    /// `error` member is treated as a failure (some relays do that).
+    pub async fn chat_json(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        forwarded: &HeaderMap,
+    ) -> Result<(HeaderMap, Bytes), UpstreamError> {
+        let fut = async {
+            let resp = self
+                .send_chat_within(body, request_id, forwarded, self.total_timeout)
+                .await?;
+            let headers = resp.headers().clone();
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(&e.without_url()))?;
+            check_json_answer(&bytes).map_err(|m| UpstreamError::Stream(self.clean(&m)))?;
+            Ok((headers, bytes))
+        };
+        tokio::time::timeout(self.total_timeout, fut)
+            .await
+            .map_err(|_| UpstreamError::Timeout("complete answer"))?
+    }
+
+    async fn check_status(
+        &self,
+        resp: reqwest::Response,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let headers = resp.headers().clone();
+        let retry_after = parse_retry_after(&headers);
+        let passed = pass_headers(&headers);
+        let mut body = Vec::new();
+        let mut resp = resp;
+        // Bounded read: an HTML error page of megabytes is not worth keeping.
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() >= MAX_ERROR_BODY {
+                break;
+            }
+        }
+        let (message, kind, code) = error_fields(&body, status);
+        Err(UpstreamError::Status {
+            status,
+            message: self.clean(&message),
+            kind,
+            code,
+            retry_after,
+            headers: passed,
+        })
+    }
+}
+
+/// Message, type and code of an upstream error body (OpenAI, OpenRouter or plain shapes).
+pub fn error_fields(body: &[u8], status: u16) -> (String, Option<String>, Option<String>) {
+    let fallback = format!("upstream request failed with HTTP {status}");
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        let text = String::from_utf8_lossy(body);
+        let t = text.trim();
+        return if t.is_empty() || t.starts_with('<') {
+            (fallback, None, None)
+        } else {
+            (t.chars().take(300).collect(), None, None)
+        };
+    };
+    let err = v.get("error").unwrap_or(&v);
+    let message = match err {
+        Value::String(s) => s.clone(),
+        _ => err
+            .get("message")
+            .or_else(|| v.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(fallback),
+    };
+    let kind = err.get("type").and_then(Value::as_str).map(str::to_string);
+    // OpenRouter uses numeric codes; keep strings only.
+    let code = err.get("code").and_then(Value::as_str).map(str::to_string);
+    (message, kind, code)
+}
+
+/// A 2xx JSON chat answer must be JSON and must not be an error object.
+fn check_json_answer(bytes: &[u8]) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        error: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Probe>(bytes) {
+        Ok(Probe { error: Some(_) }) => {
+            let (m, _, _) = error_fields(bytes, 200);
+            Err(format!("HTTP 200 carrying an error: {m}"))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("answer is not JSON: {e}")),
+    }
+}
+
+/// `retry-after-ms` or `retry-after` (seconds; HTTP dates are ignored).
+pub fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = h
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+    {
+        return Some(Duration::from_millis(ms as u64));
+    }
+    h.get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|s| Duration::from_millis((s * 1000.0) as u64))
+}
+
+/// Upstream response headers passed back to the client: rate limits, processing time, and
+/// the relay's request id renamed so it cannot be confused with ours.
+pub fn pass_headers(h: &HeaderMap) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, value) in h {
+        let n = name.as_str();
+        let keep = n.starts_with("x-ratelimit-")
+            || n.starts_with("anthropic-ratelimit-")
+            || n == "openai-processing-ms"
+            || n == "openai-version"
+            || n == "retry-after"
+            || n == "retry-after-ms";
+        if let Ok(v) = value.to_str() {
+            if keep {
+                out.push((n.to_string(), v.to_string()));
+            } else if n == "x-request-id" || n == "request-id" {
+                out.push(("x-upstream-request-id".to_string(), v.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Append passed headers to a response header map.
+pub fn apply_headers(target: &mut HeaderMap, headers: &[(String, String)]) {
+    for (k, v) in headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+        {
+            target.append(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_shapes() {
+        let (m, k, c) = error_fields(
+            br#"{"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"#,
+            429,
+        );
+        assert_eq!(m, "slow down");
+        assert_eq!(k.as_deref(), Some("rate_limit_error"));
+        assert_eq!(c.as_deref(), Some("rate_limit_exceeded"));
+        let (m, _, c) = error_fields(br#"{"error":{"message":"x","code":502}}"#, 502);
+        assert_eq!(m, "x");
+        assert_eq!(c, None);
+        let (m, _, _) = error_fields(b"<html>bad gateway</html>", 502);
+        assert!(m.contains("502"));
+        let (m, _, _) = error_fields(br#"{"error":"plain"}"#, 400);
+        assert_eq!(m, "plain");
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after-ms", HeaderValue::from_static("150"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(150)));
+    }
+
+    #[test]
+    fn json_answer_check() {
+        assert!(check_json_answer(br#"{"choices":[]}"#).is_ok());
+        assert!(check_json_answer(br#"{"error":{"message":"overloaded"}}"#).is_err());
+        assert!(check_json_answer(b"not json").is_err());
+    }
+
+    #[test]
+    fn retryable_classes() {
+        let s = |status| UpstreamError::Status {
+            status,
+            message: String::new(),
+            kind: None,
+            code: None,
+            retry_after: None,
+            headers: vec![],
+        };
+        assert!(s(429).retryable() && s(500).retryable() && s(408).retryable());
+        assert!(!s(400).retryable() && !s(401).retryable() && !s(404).retryable());
+        assert!(UpstreamError::Timeout("x").retryable());
+    }
+}
