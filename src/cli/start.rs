@@ -74,7 +74,7 @@ pub async fn foreground(
     let health = Arc::new(Health::new());
     let drain = Duration::from_secs(cfg.server.drain_secs);
     let runtime = Runtime::build(cfg, addr.port(), health.clone(), key)?;
-    let state = AppState::new(runtime, addr, health);
+    let state = AppState::new(runtime, addr, health, demo);
     tracing::info!(%addr, demo, "llm-router listening on http://{addr}/v1");
     spawn_signals(state.clone(), config_path, demo);
     server::serve(listener, state, drain).await;

@@ -191,9 +191,9 @@ impl EndGuard for RequestLog {
 }
 
 /// The router model's door to the relay.
-struct RelayRouter<'a> {
-    upstream: &'a Upstream,
-    request_id: &'a str,
+pub struct RelayRouter<'a> {
+    pub upstream: &'a Upstream,
+    pub request_id: &'a str,
 }
 
 impl RouterCaller for RelayRouter<'_> {

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod guard;
 pub mod models;
 pub mod relay;
+pub mod route_test;
 pub mod stats;
 
 use std::convert::Infallible;
@@ -108,7 +109,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(runtime: Runtime, addr: SocketAddr, health: Arc<Health>) -> Arc<AppState> {
+    pub fn new(runtime: Runtime, addr: SocketAddr, health: Arc<Health>, demo: bool) -> Arc<AppState> {
         Arc::new(AppState {
             runtime: ArcSwap::from_pointee(runtime),
             models: ArcSwap::from_pointee(ModelState::default()),
@@ -118,7 +119,7 @@ impl AppState {
             addr,
             refresh: tokio::sync::Notify::new(),
             shutdown: CancellationToken::new(),
-            demo: false,
+            demo,
         })
     }
 

@@ -169,8 +169,8 @@ fn has_word(text: &str, word: &str) -> bool {
 }
 
 /// The simulated router decision for a routing request, as the JSON object the router model
-/// is asked to produce.
-pub(crate) fn router_decision(body: &Value, fallback_models: &[Value]) -> Value {
+/// is asked to produce. `fallback_model` is named when the payload offers no usable candidate.
+pub(crate) fn router_decision(body: &Value, fallback_model: Option<&str>) -> Value {
     let messages = body
         .get("messages")
         .and_then(Value::as_array)
@@ -197,12 +197,10 @@ pub(crate) fn router_decision(body: &Value, fallback_models: &[Value]) -> Value 
     let text = last_user_text(conversation).to_lowercase();
 
     let id = |c: &Value| c.get("id").and_then(Value::as_str).map(str::to_owned);
-    let first = candidates.iter().find_map(id).or_else(|| {
-        // No usable candidates at all: name something the relay serves.
-        fallback_models
-            .iter()
-            .find_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
-    });
+    let first = candidates
+        .iter()
+        .find_map(id)
+        .or_else(|| fallback_model.map(str::to_owned));
     let strongest = || {
         candidates
             .iter()
@@ -218,35 +216,37 @@ pub(crate) fn router_decision(body: &Value, fallback_models: &[Value]) -> Value 
             .and_then(|(_, c)| id(c))
     };
 
-    let (target, task_type, difficulty, effort, confidence, why) = if text.trim().is_empty() {
-        (
-            first,
-            "general",
-            "simple",
-            "none",
-            0.5,
-            "no conversation text, first candidate",
-        )
+    let d = if text.trim().is_empty() {
+        Decision {
+            target: first,
+            task_type: "general",
+            difficulty: "simple",
+            effort: "none",
+            confidence: 0.5,
+            why: "no conversation text, first candidate".into(),
+        }
     } else if let Some(w) = HARD_WORDS.iter().find(|w| has_word(&text, w)) {
-        let why = format!("hard request ({w}), strongest tier");
-        let t = strongest().or(first);
-        return decision(
-            t,
-            "complex_reasoning",
-            "hard",
-            "high",
-            0.9,
-            &why,
-            virtual_model,
-        );
+        Decision {
+            target: strongest().or(first),
+            task_type: "complex_reasoning",
+            difficulty: "hard",
+            effort: "high",
+            confidence: 0.9,
+            why: format!("hard request ({w}), strongest tier"),
+        }
     } else if let Some(w) = CODE_WORDS.iter().find(|w| has_word(&text, w)) {
         let coding = candidates
             .iter()
             .find(|c| c.get("tier").and_then(Value::as_str) == Some("coding"))
             .and_then(id);
-        let why = format!("coding request ({w}), coding tier");
-        let t = coding.or_else(strongest).or(first);
-        return decision(t, "coding", "standard", "low", 0.8, &why, virtual_model);
+        Decision {
+            target: coding.or_else(strongest).or(first),
+            task_type: "coding",
+            difficulty: "standard",
+            effort: "low",
+            confidence: 0.8,
+            why: format!("coding request ({w}), coding tier"),
+        }
     } else {
         let cheapest = candidates
             .iter()
@@ -254,8 +254,7 @@ pub(crate) fn router_decision(body: &Value, fallback_models: &[Value]) -> Value 
             .enumerate()
             .min_by(|(ia, a), (ib, b)| {
                 // Unknown prices sort last; ties keep the listed order.
-                let (pa, pb) = (price(a), price(b));
-                match (pa, pb) {
+                match (price(a), price(b)) {
                     (Some(x), Some(y)) => x.total_cmp(&y),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -264,43 +263,33 @@ pub(crate) fn router_decision(body: &Value, fallback_models: &[Value]) -> Value 
                 .then(ia.cmp(ib))
             })
             .and_then(|(_, c)| id(c));
-        (
-            cheapest.or(first),
-            "general",
-            "simple",
-            "none",
-            0.7,
-            "simple request, cheapest candidate",
-        )
+        Decision {
+            target: cheapest.or(first),
+            task_type: "general",
+            difficulty: "simple",
+            effort: "none",
+            confidence: 0.7,
+            why: "simple request, cheapest candidate".into(),
+        }
     };
-    decision(
-        target,
-        task_type,
-        difficulty,
-        effort,
-        confidence,
-        why,
-        virtual_model,
-    )
+    json!({
+        "target_model": d.target.unwrap_or_default(),
+        "task_type": d.task_type,
+        "difficulty": d.difficulty,
+        "reasoning_effort": d.effort,
+        "confidence": d.confidence,
+        "reason": format!("simulated router: {} (for {virtual_model})", d.why),
+    })
 }
 
-fn decision(
+/// A decision before it is rendered as the router model's JSON answer.
+struct Decision {
     target: Option<String>,
-    task_type: &str,
-    difficulty: &str,
-    effort: &str,
+    task_type: &'static str,
+    difficulty: &'static str,
+    effort: &'static str,
     confidence: f64,
-    why: &str,
-    virtual_model: &str,
-) -> Value {
-    json!({
-        "target_model": target.unwrap_or_default(),
-        "task_type": task_type,
-        "difficulty": difficulty,
-        "reasoning_effort": effort,
-        "confidence": confidence,
-        "reason": format!("simulated router: {why} (for {virtual_model})"),
-    })
+    why: String,
 }
 
 /// input + output price, `None` when either is missing.
@@ -574,7 +563,7 @@ mod tests {
     }
 
     fn decide(text: &str) -> (String, String) {
-        let d = router_decision(&routing_body(text), &[]);
+        let d = router_decision(&routing_body(text), None);
         assert!(
             d["reason"]
                 .as_str()
@@ -620,7 +609,7 @@ mod tests {
             {"role": "system", "content": ROUTER_MARKER},
             {"role": "user", "content": "not json"},
         ]});
-        let d = router_decision(&body, &[json!({"id": "gpt-5.4-mini"})]);
+        let d = router_decision(&body, Some("gpt-5.4-mini"));
         assert_eq!(d["target_model"], "gpt-5.4-mini");
         // Candidates but no conversation → first candidate.
         let payload = json!({"candidates": [{"id": "b"}, {"id": "a", "tier": "frontier"}]});
@@ -628,7 +617,7 @@ mod tests {
             {"role": "system", "content": ROUTER_MARKER},
             {"role": "user", "content": format!("Route this: {payload} thanks")},
         ]});
-        assert_eq!(router_decision(&body, &[])["target_model"], "b");
+        assert_eq!(router_decision(&body, None)["target_model"], "b");
         // Code words without a coding tier → strongest.
         let payload = json!({"candidates": [{"id": "b"}, {"id": "a", "tier": "frontier"}],
             "conversation": [{"role": "user", "content": [{"type": "text", "text": "write a python function"}]}]});
@@ -636,7 +625,7 @@ mod tests {
             {"role": "system", "content": ROUTER_MARKER},
             {"role": "user", "content": payload.to_string()},
         ]});
-        assert_eq!(router_decision(&body, &[])["target_model"], "a");
+        assert_eq!(router_decision(&body, None)["target_model"], "a");
     }
 
     #[test]

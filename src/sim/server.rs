@@ -64,7 +64,7 @@ pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// Everything a response needs besides its body.
-struct Reply0 {
+struct ReplyCtx {
     request_id: String,
     guard: CancelGuard,
 }
@@ -77,7 +77,7 @@ async fn handle(
     let cancelled = Arc::new(AtomicBool::new(false));
     // Created first so that a client leaving while the body is still being read also counts.
     let guard = CancelGuard::new(Arc::clone(&cancelled));
-    let ctx = Reply0 {
+    let ctx = ReplyCtx {
         request_id: format!("sim-{n}"),
         guard,
     };
@@ -192,7 +192,7 @@ async fn sleep_nonzero(d: Duration) {
     }
 }
 
-async fn models_list(shared: &Shared, ctx: Reply0, delay: Duration) -> Response<SimBody> {
+async fn models_list(shared: &Shared, ctx: ReplyCtx, delay: Duration) -> Response<SimBody> {
     sleep_nonzero(shared.opts.latency + delay).await;
     let list = lock(&shared.models).1.clone();
     let body = SimBody::full(list, ctx.guard);
@@ -200,7 +200,7 @@ async fn models_list(shared: &Shared, ctx: Reply0, delay: Duration) -> Response<
 }
 
 /// Plays a scripted step (other than `Default`, which needs request context).
-async fn play(step: Step, ctx: Reply0) -> Response<SimBody> {
+async fn play(step: Step, ctx: ReplyCtx) -> Response<SimBody> {
     match step {
         Step::Json {
             status,
@@ -245,7 +245,7 @@ fn status_code(status: u16) -> StatusCode {
 
 async fn chat_default(
     shared: &Shared,
-    ctx: Reply0,
+    ctx: ReplyCtx,
     body: &Value,
     body_len: usize,
     delay: Duration,
@@ -257,8 +257,12 @@ async fn chat_default(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let reply = if facts.is_router_call {
-        let models = lock(&shared.models).0.clone();
-        Reply::Text(answer::router_decision(body, &models).to_string())
+        // Only the first listed id is needed, for payloads without usable candidates.
+        let fallback = lock(&shared.models)
+            .0
+            .iter()
+            .find_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned));
+        Reply::Text(answer::router_decision(body, fallback.as_deref()).to_string())
     } else if let Some(name) = facts.tool_call {
         Reply::ToolCall { name }
     } else {
@@ -295,7 +299,7 @@ async fn chat_default(
 }
 
 fn json_response(
-    ctx: Reply0,
+    ctx: ReplyCtx,
     status: StatusCode,
     body: &Value,
     extra: &[(String, String)],
@@ -318,7 +322,7 @@ fn json_response(
 }
 
 fn sse_response(
-    ctx: Reply0,
+    ctx: ReplyCtx,
     status: StatusCode,
     chunks: Vec<Bytes>,
     gap: Duration,
