@@ -12,6 +12,6 @@ pub mod engine;
 pub mod error;
 pub mod logging;
 pub mod server;
-pub mod ui;
 pub mod sim;
+pub mod ui;
 pub mod upstream;

@@ -7,7 +7,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Is stdout a terminal?
@@ -18,8 +18,7 @@ pub fn stdout_is_tty() -> bool {
 /// A table with a header row, sized to the terminal.
 pub fn table<S: ToString>(headers: &[&str], rows: Vec<Vec<S>>) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
+    t.set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.iter().copied());
     for r in rows {
         t.add_row(r.into_iter().map(|c| c.to_string()).collect::<Vec<_>>());

@@ -91,12 +91,11 @@ pub fn extract(body: &Value) -> Features {
 /// Count text bytes and image parts anywhere inside a message.
 fn walk(v: &Value, text_bytes: &mut u64, images: &mut u64) {
     match v {
-        Value::String(s) => {
+        Value::String(s)
             // Data URLs of images are counted as images, not text.
-            if !is_data_url(s) {
+            if !is_data_url(s) => {
                 *text_bytes += s.len() as u64;
             }
-        }
         Value::Array(items) => items.iter().for_each(|i| walk(i, text_bytes, images)),
         Value::Object(map) => {
             let ty = map.get("type").and_then(Value::as_str);

@@ -229,8 +229,10 @@ async fn excluded_and_no_candidates() {
 
 #[tokio::test]
 async fn configured_router_model_and_missing_one() {
-    let mut cfg = RouterConfig::default();
-    cfg.model = "gpt-5.4-mini".into();
+    let mut cfg = RouterConfig {
+        model: "gpt-5.4-mini".into(),
+        ..RouterConfig::default()
+    };
     let e = Engine::new(cfg.clone(), Arc::new(Health::new()));
     let fake = Fake::says(r#"{"target_model":"gpt-5.5"}"#);
     decide(&e, &chat("x"), Mode::Auto, &fake).await.unwrap();

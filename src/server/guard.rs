@@ -51,7 +51,7 @@ impl HostCheck {
             .map(|h| h.trim().to_ascii_lowercase())
             .unwrap_or_default();
         // An empty host is not "local": treating it so was a real bypass elsewhere.
-        if !host.is_empty() && allowed.iter().any(|a| *a == host) {
+        if !host.is_empty() && allowed.contains(&host) {
             Ok(())
         } else {
             Err(host)

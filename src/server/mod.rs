@@ -109,7 +109,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(runtime: Runtime, addr: SocketAddr, health: Arc<Health>, demo: bool) -> Arc<AppState> {
+    pub fn new(
+        runtime: Runtime,
+        addr: SocketAddr,
+        health: Arc<Health>,
+        demo: bool,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             runtime: ArcSwap::from_pointee(runtime),
             models: ArcSwap::from_pointee(ModelState::default()),
