@@ -73,7 +73,7 @@ pub fn json(v: &impl serde::Serialize) {
 /// Format an optional USD-per-million price.
 pub fn price(p: Option<f64>) -> String {
     match p {
-        Some(v) if v == 0.0 => "free".into(),
+        Some(0.0) => "free".into(),
         Some(v) if v < 0.1 => format!("${v:.3}"),
         Some(v) => format!("${v:.2}"),
         None => "?".into(),
