@@ -1,0 +1,147 @@
+//! The control client used by `stop`, `status`, `models`, `route-test` and `config`.
+//!
+//! Blocking on purpose: CLI commands make one or two calls and need no async runtime.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::protocol::{PROTOCOL_VERSION, Reply, Request};
+
+/// Why a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the daemon is not running (no answer on {0})")]
+    NotRunning(PathBuf),
+    #[error("the daemon speaks control protocol {theirs} (version {version}) but this binary speaks {ours}; restart it: `llm-router stop && llm-router start`")]
+    Protocol {
+        theirs: u32,
+        ours: u32,
+        version: String,
+    },
+    #[error("control socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the daemon sent an unreadable reply: {0}")]
+    BadReply(String),
+    #[error("the daemon refused: {0}")]
+    Refused(String),
+}
+
+/// A connection target.
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+    timeout: Duration,
+}
+
+impl Client {
+    pub fn new(socket: &Path) -> Self {
+        Self {
+            socket: socket.to_path_buf(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The default socket (`config::paths::control_socket`).
+    pub fn default_socket() -> Self {
+        Self::new(&crate::config::paths::control_socket())
+    }
+
+    pub fn with_timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Send one request; the reply's `data` on success.
+    #[cfg(unix)]
+    pub fn call(&self, req: &Request) -> Result<Value, ClientError> {
+        use std::os::unix::net::UnixStream;
+        let io = |source| ClientError::Io {
+            path: self.socket.clone(),
+            source,
+        };
+        let mut stream = match UnixStream::connect(&self.socket) {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NotRunning(self.socket.clone()));
+            }
+            Err(e) => return Err(io(e)),
+        };
+        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
+        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let mut line = serde_json::to_string(req).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        line.push('\n');
+        stream.write_all(line.as_bytes()).map_err(io)?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).map_err(io)?;
+        if reply.trim().is_empty() {
+            return Err(ClientError::BadReply("empty reply".into()));
+        }
+        // Check the protocol before trusting the shape of the rest.
+        let raw: Value =
+            serde_json::from_str(&reply).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        let theirs = raw.get("protocol").and_then(Value::as_u64).unwrap_or(0) as u32;
+        if theirs != PROTOCOL_VERSION {
+            return Err(ClientError::Protocol {
+                theirs,
+                ours: PROTOCOL_VERSION,
+                version: raw
+                    .get("version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string(),
+            });
+        }
+        let reply: Reply =
+            serde_json::from_value(raw).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        if reply.ok {
+            Ok(reply.data)
+        } else {
+            Err(ClientError::Refused(
+                reply.error.unwrap_or_else(|| "unknown error".into()),
+            ))
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn call(&self, _req: &Request) -> Result<Value, ClientError> {
+        Err(ClientError::NotRunning(self.socket.clone()))
+    }
+
+    pub fn status(&self) -> Result<Value, ClientError> {
+        self.call(&Request::Status)
+    }
+
+    pub fn reload(&self) -> Result<Value, ClientError> {
+        self.call(&Request::Reload)
+    }
+
+    pub fn models(&self) -> Result<Value, ClientError> {
+        self.call(&Request::Models)
+    }
+
+    pub fn stop(&self) -> Result<Value, ClientError> {
+        self.call(&Request::Stop)
+    }
+
+    pub fn route_test(
+        &self,
+        req: crate::server::route_test::RouteTestRequest,
+    ) -> Result<Value, ClientError> {
+        self.call(&Request::RouteTest(req))
+    }
+}

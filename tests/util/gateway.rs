@@ -1,0 +1,82 @@
+//! An in-process gateway on 127.0.0.1:0 in front of a simulated relay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llm_router::config::Config;
+use llm_router::engine::Health;
+use llm_router::server::{self, AppState, Runtime};
+use llm_router::sim::{SimOptions, SimRelay};
+
+pub struct TestGateway {
+    pub sim: SimRelay,
+    pub state: Arc<AppState>,
+    pub url: String,
+    pub client: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestGateway {
+    /// A gateway with default settings, tweaked by `f`.
+    pub async fn start(f: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(SimOptions::default(), f).await
+    }
+
+    pub async fn start_with(opts: SimOptions, f: impl FnOnce(&mut Config)) -> Self {
+        let sim = SimRelay::start_on("127.0.0.1:0".parse().expect("addr"), opts)
+            .await
+            .expect("sim relay");
+        let mut cfg = Config::default();
+        cfg.upstream.base_url = sim.base_url();
+        cfg.upstream.api_key = "relay-secret-key-123456".into();
+        cfg.upstream.first_byte_timeout_ms = 5_000;
+        cfg.upstream.idle_timeout_ms = 5_000;
+        cfg.router.timeout_ms = 2_000;
+        f(&mut cfg);
+        cfg.validate().expect("valid test config");
+        let listener = server::bind("127.0.0.1", 0).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let health = Arc::new(Health::new());
+        let key = Some(cfg.upstream.api_key.clone()).filter(|k| !k.is_empty());
+        let runtime = Runtime::build(cfg, addr.port(), health.clone(), key).expect("runtime");
+        let state = AppState::new(runtime, addr, health, false);
+        server::models::refresh_once(&state).await;
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            server::serve(listener, st, Duration::from_secs(2)).await;
+        });
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        TestGateway {
+            sim,
+            state,
+            url: format!("http://{addr}"),
+            client,
+            task,
+        }
+    }
+
+    /// POST JSON to /v1/chat/completions.
+    pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/chat/completions", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub fn stop(&self) {
+        self.state.shutdown.cancel();
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+        self.task.abort();
+        self.sim.shutdown();
+    }
+}

@@ -1,0 +1,6 @@
+//! Shared test helpers: isolated environments for the real binary, and an in-process gateway
+//! wired to a simulated relay.
+#![allow(dead_code)]
+
+pub mod gateway;
+pub mod env;
