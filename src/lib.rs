@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod logging;
 pub mod server;
+pub mod shell;
 pub mod sim;
 pub mod ui;
 pub mod upstream;

@@ -3,11 +3,11 @@
 
 mod util;
 
-/// The gateway end to end against the scriptable simulated relay (issue: gateway).
-mod gateway;
-/// `env` and `completions`: snapshots and real shells.
-mod env_cmd;
-/// The daemon lifecycle through the real binary: start, status, stop, races, reload.
-mod daemon;
 /// `init`, `config`, `models`, `route-test` through the real binary.
 mod cli_cmds;
+/// The daemon lifecycle through the real binary: start, status, stop, races, reload.
+mod daemon;
+/// `env` and `completions`: snapshots and real shells.
+mod env_cmd;
+/// The gateway end to end against the scriptable simulated relay (issue: gateway).
+mod gateway;

@@ -1,15 +1,34 @@
-//! `llm-router start`: run the gateway, attached (`--foreground`) or as a background daemon.
+//! `llm-router start`: run the gateway as a background daemon, or attached (`--foreground`).
+//!
+//! Detaching re-executes this binary (`start --daemon-child`, a hidden flag) in a new process
+//! group, with stdin from /dev/null and stdout/stderr appended to the log file. There is no
+//! `fork()`: forking after threads exist is undefined territory for tokio and reqwest, and
+//! `daemonize` is unmaintained (RUSTSEC-2025-0069); a fresh `exec` starts from a clean process
+//! on every platform (docs/daemon.md has the full reasoning). The child inherits the caller's
+//! working directory and environment, so `.env` and `upstream.api_key_env` work as in the
+//! foreground.
+//!
+//! Invariants: no async runtime exists in the parent at any point; the startup lock is held
+//! from the "is one running?" check until the new daemon answers, so racing `start`s give one
+//! daemon; `start` returns only when the control socket and `GET /health` both answer, or
+//! reports the daemon's own error line from the log when it exits early.
 
-use std::path::Path;
-use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use serde_json::Value;
 
-use crate::config::{self, Config};
-use crate::engine::Health;
-use crate::server::{self, AppState, Runtime};
+use crate::config::{self, Config, paths};
+use crate::daemon::client::Client;
+use crate::daemon::info::DaemonInfo;
+use crate::daemon::lock::{self, Acquire, DaemonLock, Holder, StartupLock};
+use crate::daemon::run::{Overrides, Spec};
+use crate::server::ServeError;
+use crate::ui;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -28,101 +47,301 @@ pub struct Args {
     /// Address to bind (overrides server.host).
     #[arg(long)]
     pub host: Option<String>,
+    /// Seconds to wait for the background daemon to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
+    /// Internal: this process is the detached daemon started by `start`.
+    #[arg(long, hide = true)]
+    pub daemon_child: bool,
 }
+
+/// Prefix `main` puts on the one error line; the parent looks for it in the log.
+const ERROR_PREFIX: &str = "llm-router: ";
 
 pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let loaded = config::load(config_path)?;
-    let key = loaded.upstream_key(&|n| std::env::var(n).ok());
+    let mut key = loaded.upstream_key(&|n| std::env::var(n).ok());
     let mut cfg = loaded.config;
-    if let Some(p) = args.port {
-        cfg.server.port = p;
-    }
-    if let Some(h) = &args.host {
-        cfg.server.host = h.clone();
-    }
+    let overrides = Overrides {
+        port: args.port,
+        host: args.host.clone(),
+        demo_upstream: None,
+    };
+    overrides.apply(&mut cfg, &mut key);
     cfg.validate()?;
-    crate::logging::init(&cfg.log, None)?;
+    if !args.demo && cfg.upstream_v1_base().is_none() {
+        return Err(ServeError::NoUpstream.into());
+    }
+    // Absolute, so the daemon's reloads read the same file whatever happens to its cwd.
+    let config_path = std::path::absolute(&loaded.path).unwrap_or(loaded.path);
+    if args.foreground || args.daemon_child {
+        attached(args, cfg, key, config_path, overrides)
+    } else {
+        detach(args, &config_path)
+    }
+}
+
+/// Serve in this process (the foreground, or the re-executed daemon child).
+fn attached(
+    args: &Args,
+    cfg: Config,
+    key: Option<String>,
+    config_path: PathBuf,
+    overrides: Overrides,
+) -> anyhow::Result<ExitCode> {
+    // The lock first, before logging or the runtime: a second daemon must do nothing at all.
+    let lock = match DaemonLock::acquire_patiently(&paths::lock_file(), Duration::from_millis(500))?
+    {
+        Acquire::Acquired(l) => l,
+        Acquire::Busy(holder) => {
+            ui::out(already_running(&holder));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    let log_path = args.daemon_child.then(paths::log_file);
+    crate::logging::init(&cfg.log, log_path.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(foreground(cfg, key, args.demo, loaded.path))?;
+    let spec = Spec {
+        config: cfg,
+        key,
+        demo: args.demo,
+        config_path,
+        overrides,
+        log_path,
+        socket: paths::control_socket(),
+        info_path: paths::daemon_info_file(),
+    };
+    let result = rt.block_on(crate::daemon::run::run(spec, &lock));
+    // Connections still open after the drain period are cut here.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "llm-router could not run");
+    }
+    // Released only now, right before exit: "lock free" must mean "the daemon is gone".
+    drop(lock);
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Run the gateway until SIGINT/SIGTERM (drain) ; SIGHUP reloads the config file.
-pub async fn foreground(
-    mut cfg: Config,
-    mut key: Option<String>,
-    demo: bool,
-    config_path: std::path::PathBuf,
-) -> anyhow::Result<()> {
-    let sim = if demo {
-        let sim = crate::sim::SimRelay::start()
-            .await
-            .context("cannot start the simulated relay")?;
-        cfg.upstream.base_url = sim.base_url();
-        key = None;
-        Some(sim)
-    } else {
-        None
-    };
-    let listener = server::bind(&cfg.server.host, cfg.server.port).await?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
-    let health = Arc::new(Health::new());
-    let drain = Duration::from_secs(cfg.server.drain_secs);
-    let runtime = Runtime::build(cfg, addr.port(), health.clone(), key)?;
-    let state = AppState::new(runtime, addr, health, demo);
-    tracing::info!(%addr, demo, "llm-router listening on http://{addr}/v1");
-    spawn_signals(state.clone(), config_path, demo);
-    server::serve(listener, state, drain).await;
-    drop(sim);
-    Ok(())
-}
+/// Start the daemon in the background and wait until it answers.
+fn detach(args: &Args, config_path: &Path) -> anyhow::Result<ExitCode> {
+    let wait = Duration::from_secs(args.wait.max(1));
+    let state_dir = paths::state_dir();
+    paths::ensure_private_dir(&state_dir).with_context(|| {
+        format!(
+            "cannot create the state directory {}; set LLM_ROUTER_STATE_DIR to a directory you own",
+            state_dir.display()
+        )
+    })?;
+    let _startup =
+        StartupLock::acquire(&paths::startup_lock_file(), wait + Duration::from_secs(30))?;
+    if let Some(holder) = lock::probe(&paths::lock_file())? {
+        ui::out(already_running(&holder));
+        return Ok(ExitCode::SUCCESS);
+    }
 
-/// SIGINT/SIGTERM start the drain; SIGHUP reloads the config (keeping the old one if bad).
-fn spawn_signals(state: Arc<AppState>, config_path: std::path::PathBuf, demo: bool) {
-    let st = state.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        st.shutdown.cancel();
-    });
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let st = state.clone();
-        tokio::spawn(async move {
-            if let Ok(mut term) = signal(SignalKind::terminate()) {
-                term.recv().await;
-                st.shutdown.cancel();
+    let log_path = paths::log_file();
+    let log = open_log(&log_path)?;
+    // The daemon's own error line, if it fails, is appended after this offset.
+    let offset = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let exe = std::env::current_exe()
+        .context("cannot find this program's path to re-run it as the daemon")?;
+    let mut cmd = Command::new(&exe);
+    cmd.arg("--config")
+        .arg(config_path)
+        .arg("start")
+        .arg("--daemon-child");
+    if args.demo {
+        cmd.arg("--demo");
+    }
+    if let Some(p) = args.port {
+        cmd.arg("--port").arg(p.to_string());
+    }
+    if let Some(h) = &args.host {
+        cmd.arg("--host").arg(h);
+    }
+    let log_err = log
+        .try_clone()
+        .with_context(|| format!("cannot reopen the log file {}", log_path.display()))?;
+    cmd.stdin(Stdio::null()).stdout(log).stderr(log_err);
+    detach_from_terminal(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start the daemon ({})", exe.display()))?;
+
+    let pb = ui::spinner("starting llm-router…");
+    let outcome = wait_ready(&mut child, wait);
+    pb.finish_and_clear();
+    match outcome {
+        Ready::Up(status) => {
+            let pid = status.get("pid").and_then(Value::as_u64).unwrap_or(0);
+            if pid != u64::from(child.id()) {
+                // A `start --foreground` won the lock between our check and our child.
+                ui::out(already_running(&lock::read_holder(&paths::lock_file())));
+                return Ok(ExitCode::SUCCESS);
             }
-        });
-        tokio::spawn(async move {
-            let Ok(mut hup) = signal(SignalKind::hangup()) else {
-                return;
-            };
-            while hup.recv().await.is_some() {
-                if demo {
-                    continue;
-                }
-                match reload_from(&state, &config_path) {
-                    Ok(()) => tracing::info!("configuration reloaded"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reload failed; keeping the old configuration")
-                    }
-                }
+            print_started(&status, &log_path);
+            Ok(ExitCode::SUCCESS)
+        }
+        Ready::Exited(code) => {
+            if code.success()
+                && let Some(holder) = lock::probe(&paths::lock_file())?
+            {
+                ui::out(already_running(&holder));
+                return Ok(ExitCode::SUCCESS);
             }
-        });
+            match child_error(&log_path, offset) {
+                Some(line) => anyhow::bail!("{line}"),
+                None => anyhow::bail!(
+                    "the daemon exited ({code}) before it was ready; see the log {}",
+                    log_path.display()
+                ),
+            }
+        }
+        Ready::TimedOut(last) => anyhow::bail!(
+            "the daemon (pid {}) did not answer within {} s ({last}); see the log {}, or stop it with `llm-router stop --force`",
+            child.id(),
+            wait.as_secs(),
+            log_path.display()
+        ),
     }
 }
 
-/// Re-read the config file and swap it in; the running config stays on any error.
-pub fn reload_from(state: &AppState, path: &Path) -> anyhow::Result<()> {
-    let loaded = config::load(Some(path))?;
-    let key = loaded.upstream_key(&|n| std::env::var(n).ok());
-    let runtime = Runtime::build(loaded.config, state.addr.port(), state.health.clone(), key)?;
-    state.reload(runtime);
-    Ok(())
+/// Put the child in its own process group so the terminal's Ctrl-C and job control do not
+/// reach it (`setsid` would need `unsafe` in `pre_exec`; a new group is enough because the
+/// daemon ignores a stray SIGHUP by reloading, and never reads the terminal).
+fn detach_from_terminal(cmd: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    }
+}
+
+fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        paths::ensure_private_dir(dir)
+            .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+    }
+    let mut o = OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).with_context(|| {
+        format!(
+            "cannot open the log file {}; check its directory's permissions or set LLM_ROUTER_LOG_FILE",
+            path.display()
+        )
+    })
+}
+
+enum Ready {
+    /// The control socket answered `status` (the reply) and `/health` answered 200.
+    Up(Value),
+    Exited(ExitStatus),
+    /// With the last probe error.
+    TimedOut(String),
+}
+
+fn wait_ready(child: &mut Child, wait: Duration) -> Ready {
+    let client = Client::default_socket().with_timeout(Duration::from_secs(2));
+    let deadline = Instant::now() + wait;
+    let mut last = String::from("no answer yet");
+    loop {
+        if let Ok(Some(code)) = child.try_wait() {
+            return Ready::Exited(code);
+        }
+        match client.status() {
+            Ok(status) => {
+                let url = status.get("url").and_then(Value::as_str).unwrap_or("");
+                match crate::daemon::health_check(url, Duration::from_secs(2)) {
+                    Ok(()) => return Ready::Up(status),
+                    Err(e) => last = e,
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        if Instant::now() >= deadline {
+            return Ready::TimedOut(last);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The daemon's one error line (`llm-router: …`, printed by `main` to its stderr, which is
+/// the log), written after `offset`.
+fn child_error(log_path: &Path, offset: u64) -> Option<String> {
+    let mut f = std::fs::File::open(log_path).ok()?;
+    let len = f.metadata().ok()?.len();
+    // Only the tail matters; bound what we read if the log grew a lot.
+    let start = offset.max(len.saturating_sub(1024 * 1024));
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut text = String::new();
+    f.take(1024 * 1024).read_to_string(&mut text).ok()?;
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(ERROR_PREFIX))
+        .map(|l| l.trim().to_string())
+}
+
+/// "already running (pid, URL)", from the lock holder and `daemon.json` (or the control socket).
+fn already_running(holder: &Holder) -> String {
+    let info = DaemonInfo::read(&paths::daemon_info_file())
+        .filter(|i| holder.pid.is_none_or(|p| p == i.pid));
+    let url = info.as_ref().map(|i| i.url.clone()).or_else(|| {
+        Client::default_socket()
+            .with_timeout(Duration::from_secs(2))
+            .status()
+            .ok()
+            .and_then(|s| s.get("url").and_then(Value::as_str).map(str::to_string))
+    });
+    let pid = holder.pid.or(info.as_ref().map(|i| i.pid));
+    match (pid, url) {
+        (Some(pid), Some(url)) => format!("llm-router is already running (pid {pid}) at {url}"),
+        (Some(pid), None) => format!("llm-router is already running (pid {pid})"),
+        (None, Some(url)) => format!("llm-router is already running at {url}"),
+        (None, None) => "llm-router is already running (it is still starting up)".into(),
+    }
+}
+
+fn print_started(status: &Value, log_path: &Path) {
+    let s = |k: &str| {
+        status
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string()
+    };
+    let pid = status
+        .get("pid")
+        .and_then(Value::as_u64)
+        .map_or_else(|| "?".into(), |p| p.to_string());
+    let demo = status.get("demo").and_then(Value::as_bool) == Some(true);
+    ui::out(if demo {
+        "llm-router started (demo: answers come from a built-in simulated relay)"
+    } else {
+        "llm-router started"
+    });
+    ui::out(ui::kv(&[
+        ("URL", s("url")),
+        ("PID", pid),
+        ("Log", log_path.display().to_string()),
+    ]));
+    ui::out("Point OpenAI clients at it: eval \"$(llm-router env)\"");
 }

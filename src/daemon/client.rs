@@ -15,7 +15,9 @@ use super::protocol::{PROTOCOL_VERSION, Reply, Request};
 pub enum ClientError {
     #[error("the daemon is not running (no answer on {0})")]
     NotRunning(PathBuf),
-    #[error("the daemon speaks control protocol {theirs} (version {version}) but this binary speaks {ours}; restart it: `llm-router stop && llm-router start`")]
+    #[error(
+        "the daemon speaks control protocol {theirs} (version {version}) but this binary speaks {ours}; restart it: `llm-router stop && llm-router start`"
+    )]
     Protocol {
         theirs: u32,
         ours: u32,
@@ -83,7 +85,8 @@ impl Client {
         };
         stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
         stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
-        let mut line = serde_json::to_string(req).map_err(|e| ClientError::BadReply(e.to_string()))?;
+        let mut line =
+            serde_json::to_string(req).map_err(|e| ClientError::BadReply(e.to_string()))?;
         line.push('\n');
         stream.write_all(line.as_bytes()).map_err(io)?;
         let mut reply = String::new();

@@ -66,7 +66,14 @@ pub async fn refresh_once(state: &AppState) -> bool {
 pub async fn refresher(state: Arc<AppState>) {
     let mut backoff = Duration::from_secs(1);
     loop {
-        let ok = refresh_once(&state).await;
+        // A list fetched moments ago (at start) is not fetched again right away.
+        let m = state.models.load();
+        let refresh_secs = state.runtime.load().config.upstream.models_refresh_secs;
+        let fresh = m.reachable()
+            && m.fetched_unix
+                .is_some_and(|t| super::stats::now_unix().saturating_sub(t) < refresh_secs);
+        drop(m);
+        let ok = fresh || refresh_once(&state).await;
         let wait = if ok {
             backoff = Duration::from_secs(1);
             let secs = state.runtime.load().config.upstream.models_refresh_secs;

@@ -114,6 +114,8 @@ impl UpstreamError {
                     _ => "upstream_error",
                 };
                 let kind: &'static str = match kind.as_deref() {
+                    // Our own 401 means "wrong router key"; the relay's must look different.
+                    _ if status == 401 => "upstream_authentication_error",
                     Some("invalid_request_error") => "invalid_request_error",
                     Some("rate_limit_error") | Some("rate_limit_exceeded") => "rate_limit_error",
                     Some("insufficient_quota") => "insufficient_quota",

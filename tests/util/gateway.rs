@@ -26,6 +26,11 @@ impl TestGateway {
         let sim = SimRelay::start_on("127.0.0.1:0".parse().expect("addr"), opts)
             .await
             .expect("sim relay");
+        Self::start_on_sim(sim, f).await
+    }
+
+    /// A gateway in front of a relay the caller created (and maybe scripted) already.
+    pub async fn start_on_sim(sim: SimRelay, f: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = Config::default();
         cfg.upstream.base_url = sim.base_url();
         cfg.upstream.api_key = "relay-secret-key-123456".into();

@@ -2,5 +2,5 @@
 //! wired to a simulated relay.
 #![allow(dead_code)]
 
-pub mod gateway;
 pub mod env;
+pub mod gateway;
