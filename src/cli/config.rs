@@ -10,7 +10,7 @@
 //! `get --reveal` asks for the value.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -358,11 +358,7 @@ fn edit_file(path: &Path) -> anyhow::Result<ExitCode> {
 
 fn left_invalid(path: &Path, e: &ConfigError) -> anyhow::Error {
     anyhow::anyhow!(
-        "{e}; the edited file is kept as it is, and a running daemon keeps its old config (fix it with `llm-router config edit`)"
+        "{e}; the edited {} is kept as it is and a running daemon keeps its old config (fix it with `llm-router config edit`)",
+        path.display()
     )
-}
-
-/// Exposed for `init`, which refuses to overwrite a file at this path.
-pub(crate) fn resolve_path(config_path: Option<&Path>) -> PathBuf {
-    config_path.map_or_else(paths::config_file, Path::to_path_buf)
 }

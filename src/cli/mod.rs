@@ -9,6 +9,7 @@ pub mod env;
 pub mod init;
 pub mod models;
 pub mod route_test;
+pub mod sim;
 pub mod start;
 pub mod status;
 pub mod stop;
@@ -56,6 +57,9 @@ pub enum Command {
     Env(env::Args),
     /// Print a shell completion script.
     Completions(completions::Args),
+    /// Run the simulated relay alone (for tests and benchmarks).
+    #[command(hide = true)]
+    Sim(sim::Args),
 }
 
 /// Run the parsed command.
@@ -71,5 +75,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(a) => config::run(a, cfg),
         Command::Env(a) => env::run(a, cfg),
         Command::Completions(a) => completions::run(a, cfg),
+        Command::Sim(a) => sim::run(a, cfg),
     }
 }

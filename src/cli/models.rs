@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::catalog::{self, Catalog, ModelFacts, ModelOverride};
-use crate::config::{self, Config, UpstreamConfig};
+use crate::config::{self, UpstreamConfig};
 use crate::daemon::client::{Client, ClientError};
 use crate::engine::{Engine, Health, policy};
 use crate::ui;

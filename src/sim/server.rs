@@ -171,6 +171,23 @@ async fn handle(
                 None => chat_default(&shared, ctx, &json, bytes.len(), Duration::ZERO).await,
             }
         }
+        (&Method::POST, "/_sim/clear") => {
+            lock(&shared.scripts).clear();
+            lock(&shared.models_script).clear();
+            json_response(ctx, StatusCode::OK, &serde_json::json!({"ok": true}), &[])
+        }
+        (&Method::POST, "/_sim/script") => match script_from_json(&json) {
+            // Out-of-process tests (the Python SDK suite, the benchmark) script the relay
+            // over HTTP; in-process tests call `SimRelay::script` directly.
+            Ok((model, step)) => {
+                lock(&shared.scripts)
+                    .entry(model)
+                    .or_default()
+                    .push_back(step);
+                json_response(ctx, StatusCode::OK, &serde_json::json!({"ok": true}), &[])
+            }
+            Err(msg) => json_response(ctx, StatusCode::BAD_REQUEST, &error_json(400, &msg), &[]),
+        },
         (_, "/v1/models" | "/v1/chat/completions") => {
             let e = error_json(405, "Method not allowed.");
             json_response(ctx, StatusCode::METHOD_NOT_ALLOWED, &e, &[])
@@ -354,4 +371,62 @@ fn response(
         HeaderValue::from_static("999"),
     );
     resp
+}
+
+/// Parse a `/_sim/script` request:
+/// `{"model": "m", "status": 429, "body": {...}, "headers": {"k": "v"}, "delay_ms": 0}` for a
+/// JSON answer, or `{"model": "m", "sse": ["raw", "chunks"], "gap_ms": 0, "end": "close"}`
+/// for a stream (`end`: close, hang or reset).
+fn script_from_json(v: &Value) -> Result<(String, Step), String> {
+    let model = v
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or("`model` is required")?
+        .to_owned();
+    let ms = |k: &str| Duration::from_millis(v.get(k).and_then(Value::as_u64).unwrap_or(0));
+    let status = v.get("status").and_then(Value::as_u64).unwrap_or(200) as u16;
+    if let Some(chunks) = v.get("sse").and_then(Value::as_array) {
+        let chunks = chunks
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|c| bytes::Bytes::from(c.to_owned()))
+            .collect();
+        let end = match v.get("end").and_then(Value::as_str).unwrap_or("close") {
+            "close" => SseEnd::Close,
+            "hang" => SseEnd::Hang,
+            "reset" => SseEnd::Reset,
+            other => return Err(format!("unknown `end` {other}: use close, hang or reset")),
+        };
+        return Ok((
+            model,
+            Step::Sse {
+                status,
+                chunks,
+                delay: ms("delay_ms"),
+                gap: ms("gap_ms"),
+                end,
+            },
+        ));
+    }
+    if v.get("hang").and_then(Value::as_bool) == Some(true) {
+        return Ok((model, Step::Hang));
+    }
+    let headers = v
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, val)| val.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        model,
+        Step::Json {
+            status,
+            body: v.get("body").cloned().unwrap_or(Value::Null),
+            headers,
+            delay: ms("delay_ms"),
+        },
+    ))
 }
