@@ -463,8 +463,10 @@ fn shellcheck_is_clean() {
             let dir = tempfile::tempdir().expect("tempdir");
             let file = dir.path().join("env.sh");
             std::fs::write(&file, &script).expect("write script");
+            // SC2016 ("expressions don't expand in single quotes") flags the `$HOME` in the
+            // key: not expanding it is the point.
             let o = Command::new(&shellcheck)
-                .args(["--shell", dialect, "--enable=all"])
+                .args(["--shell", dialect, "--enable=all", "--exclude=SC2016"])
                 .arg(&file)
                 .output()
                 .expect("run shellcheck");

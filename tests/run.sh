@@ -4,7 +4,7 @@
 # Usage: tests/run.sh            (from anywhere inside the repository)
 set -eu
 
-root=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$root"
 
 venv="$root/.venv"

@@ -262,7 +262,7 @@ enum Ready {
 fn wait_ready(child: &mut Child, wait: Duration) -> Ready {
     let client = Client::default_socket().with_timeout(Duration::from_secs(2));
     let deadline = Instant::now() + wait;
-    let mut last = String::from("no answer yet");
+    let mut last;
     loop {
         if let Ok(Some(code)) = child.try_wait() {
             return Ready::Exited(code);
