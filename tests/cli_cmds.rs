@@ -1,6 +1,9 @@
 //! `init`, `config` and `models` through the real binary, with isolated dirs (`TestEnv`) and
 //! a simulated relay on 127.0.0.1:0 for the probe and the model list.
 
+// Unix only: file modes, `sh` as the editor runner and the pseudo-terminal are unix things.
+#![cfg(unix)]
+
 use std::path::Path;
 use std::process::{Output, Stdio};
 
@@ -216,24 +219,31 @@ fn init_interactive_in_a_pty() {
             panic!("waiting for {what}: {e}");
         }
     };
-    step(p.exp_string("Where are your models?"), "the relay menu");
+    // `send` is line-buffered: flush every key. The short pause lets the prompt switch the
+    // terminal to raw mode before the key arrives, as a human's typing speed would.
+    let keys = |p: &mut rexpect::session::PtySession, s: &str| {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        p.send(s).expect("send");
+        p.flush().expect("flush");
+    };
+    step(p.exp_string("More providers"), "the relay menu");
     // Up from the first item wraps to "More providers…", once more is "Custom URL".
-    p.send("k").expect("send");
-    p.send("k").expect("send");
-    p.send("\r").expect("send");
+    keys(&mut p, "k");
+    keys(&mut p, "k");
+    keys(&mut p, "\r");
     step(p.exp_string("Base URL of the relay"), "the URL prompt");
-    p.send_line(&sim.base_url()).expect("send");
-    step(p.exp_string("relay key"), "the key menu");
-    p.send("\r").expect("send"); // default: an environment variable
+    keys(&mut p, &format!("{}\r", sim.base_url()));
+    step(p.exp_string("No key (the relay needs none)"), "the key menu");
+    keys(&mut p, "\r"); // default: an environment variable
     step(
         p.exp_string("Environment variable holding the key"),
         "the variable prompt",
     );
-    p.send_line("SIMKEY").expect("send");
-    step(p.exp_string("Router key"), "the router key menu");
-    p.send("\r").expect("send"); // default: generate one
+    keys(&mut p, "SIMKEY\r");
+    step(p.exp_string("No key (any program"), "the router key menu");
+    keys(&mut p, "\r"); // default: generate one
     step(p.exp_string("Port for the gateway"), "the port prompt");
-    p.send_line("9123").expect("send");
+    keys(&mut p, "9123\r");
     step(p.exp_string("strongest"), "the probe result");
     step(p.exp_string("Saved"), "the saved message");
     step(p.exp_eof(), "exit");
@@ -408,14 +418,14 @@ fn config_edit_validates_what_the_editor_wrote() {
     let o = env
         .cmd()
         .args(["config", "edit"])
-        .env("VISUAL", "sed -i -e s/9200/abc/")
+        .env("VISUAL", "sed -i -e s/9200/70000/")
         .stdin(Stdio::null())
         .output()
         .expect("run");
     let err = one_line_error(o);
     assert!(err.contains("`server.port`"), "{err}");
     let text = std::fs::read_to_string(env.config_file()).expect("read");
-    assert!(text.contains("port = abc"), "{text}");
+    assert!(text.contains("port = 70000"), "{text}");
 }
 
 #[test]

@@ -12,8 +12,12 @@ use crate::util::env::TestEnv;
 /// A router key with every character that breaks naive quoting.
 const TRICKY_KEY: &str = r#"it's $HOME "x" \ y"#;
 
-/// The config the snapshots are taken with.
-const CONFIG: &str = "[server]\nport = 9123\napi_key = \"sk-router-test\"\n";
+/// The config the snapshots are taken with: a port and [`TRICKY_KEY`], so each snapshot shows
+/// that shell's quoting.
+const CONFIG: &str = r#"[server]
+port = 9123
+api_key = "it's $HOME \"x\" \\ y"
+"#;
 
 /// Variables that steer shell detection, on top of what `TestEnv` already scrubs.
 const DETECTION_VARS: &[&str] = &["SHELL", "FISH_VERSION", "NU_VERSION", "PSModulePath"];
@@ -96,7 +100,7 @@ fn snapshot_json() {
     let out = ok(router(&t, &["env", "--json"]));
     insta::assert_snapshot!("env_json", out);
     let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
-    assert_eq!(v["OPENAI_API_KEY"], "sk-router-test");
+    assert_eq!(v["OPENAI_API_KEY"], TRICKY_KEY);
 }
 
 #[test]
@@ -528,10 +532,17 @@ fn completions_reject_unknown_shells() {
     assert_eq!(stdout(&o), "");
 }
 
-/// The committed scripts load in the real shells that are installed.
+/// The scripts load in the real shells that are installed. They are generated afresh rather
+/// than read from `completions/`, which the drift test may be rewriting concurrently.
 #[test]
 fn completions_load_in_real_shells() {
-    let dir = completions_dir();
+    let t = TestEnv::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    for (shell, file) in COMPLETIONS {
+        let out = ok(router(&t, &["completions", shell]));
+        std::fs::write(dir.join(file), out).expect("write completions");
+    }
     if let Some(bash) = find_shell("bash") {
         let script = format!(
             "source {}; complete -p llm-router",

@@ -5,6 +5,8 @@ mod util;
 
 /// `init`, `config`, `models`, `route-test` through the real binary.
 mod cli_cmds;
+/// `install.sh` into a temporary prefix.
+mod install;
 /// The daemon lifecycle through the real binary: start, status, stop, races, reload.
 mod daemon;
 /// `env` and `completions`: snapshots and real shells.

@@ -6,6 +6,7 @@
 pub mod completions;
 pub mod config;
 pub mod env;
+pub mod healthcheck;
 pub mod init;
 pub mod models;
 pub mod route_test;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Run the simulated relay alone (for tests and benchmarks).
     #[command(hide = true)]
     Sim(sim::Args),
+    /// Exit 0 when the local gateway answers /health (for container health checks).
+    #[command(hide = true)]
+    Healthcheck(healthcheck::Args),
 }
 
 /// Run the parsed command.
@@ -76,5 +80,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Env(a) => env::run(a, cfg),
         Command::Completions(a) => completions::run(a, cfg),
         Command::Sim(a) => sim::run(a, cfg),
+        Command::Healthcheck(a) => healthcheck::run(a, cfg),
     }
 }

@@ -148,3 +148,78 @@ impl Client {
         self.call(&Request::RouteTest(req))
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    /// A one-shot fake daemon: answers the first request with `reply`, returns what it got.
+    fn fake_daemon(
+        reply: impl Into<String>,
+    ) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<String>) {
+        let reply = reply.into();
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("control.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let handle = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).unwrap();
+            (&stream).write_all(reply.as_bytes()).unwrap();
+            (&stream).write_all(b"\n").unwrap();
+            line
+        });
+        (dir, sock, handle)
+    }
+
+    #[test]
+    fn protocol_mismatch_is_reported_with_a_restart_hint() {
+        let (_dir, sock, server) =
+            fake_daemon(r#"{"protocol":999,"version":"9.9.9","ok":true,"data":{"pid":1}}"#);
+        let err = Client::new(&sock).status().unwrap_err();
+        assert!(
+            matches!(err, ClientError::Protocol { theirs: 999, ours: PROTOCOL_VERSION, ref version } if version == "9.9.9"),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("999") && msg.contains("llm-router stop && llm-router start"),
+            "{msg}"
+        );
+        let sent: Value = serde_json::from_str(&server.join().unwrap()).unwrap();
+        assert_eq!(sent, serde_json::json!({"cmd": "status"}));
+    }
+
+    #[test]
+    fn a_reply_without_protocol_is_a_mismatch_too() {
+        let (_dir, sock, _server) = fake_daemon(r#"{"ok":true}"#);
+        assert!(matches!(
+            Client::new(&sock).status(),
+            Err(ClientError::Protocol { theirs: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn refusals_carry_the_daemons_message() {
+        let (_dir, sock, server) = fake_daemon(format!(
+            r#"{{"protocol":{PROTOCOL_VERSION},"version":"0.1.0","ok":false,"error":"config /x.toml: bad"}}"#
+        ));
+        match Client::new(&sock).reload() {
+            Err(ClientError::Refused(m)) => assert_eq!(m, "config /x.toml: bad"),
+            other => panic!("{other:?}"),
+        }
+        let sent: Value = serde_json::from_str(&server.join().unwrap()).unwrap();
+        assert_eq!(sent["cmd"], "reload");
+    }
+
+    #[test]
+    fn no_socket_means_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("none.sock");
+        assert!(matches!(
+            Client::new(&sock).status(),
+            Err(ClientError::NotRunning(p)) if p == sock
+        ));
+    }
+}
