@@ -27,12 +27,55 @@ use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features, rewr
 use crate::error::ApiError;
 use crate::upstream::{Upstream, UpstreamError, apply_headers, pass_headers};
 
-/// The fields every request needs, parsed without building a full JSON tree.
+/// The fields every request needs, parsed without building a JSON tree of the messages
+/// (a pass-through request is never fully parsed).
 #[derive(Deserialize)]
 struct Head {
     model: Option<Value>,
     stream: Option<Value>,
-    messages: Option<Value>,
+    #[serde(default, deserialize_with = "is_array")]
+    messages: Option<bool>,
+}
+
+/// `Some(true)` for an array (its items skipped, not built), `Some(false)` for anything else.
+fn is_array<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(true)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(false)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_unit<E>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+    }
+    d.deserialize_any(V).map(Some)
 }
 
 fn parse_head(body: &[u8]) -> Result<(String, bool), ApiError> {
@@ -52,7 +95,7 @@ fn parse_head(body: &[u8]) -> Result<(String, bool), ApiError> {
             );
         }
     };
-    if !matches!(head.messages, Some(Value::Array(_))) {
+    if head.messages != Some(true) {
         return Err(ApiError::bad_request("`messages` must be an array").with_param("messages"));
     }
     Ok((model, head.stream == Some(Value::Bool(true))))
