@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Print the environment variables that point OpenAI clients at the gateway')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Run the simulated relay alone (for tests and benchmarks)')
+            [CompletionResult]::new('healthcheck', 'healthcheck', [CompletionResultType]::ParameterValue, 'Exit 0 when the local gateway answers /health (for container health checks)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -216,6 +217,13 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'llm-router;healthcheck' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port of the gateway (default: server.port from the config)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'llm-router;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Set up the relay URL, key and port (interactive, or --yes with flags)')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start the gateway (in the background unless --foreground)')
@@ -227,6 +235,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Print the environment variables that point OpenAI clients at the gateway')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Run the simulated relay alone (for tests and benchmarks)')
+            [CompletionResult]::new('healthcheck', 'healthcheck', [CompletionResultType]::ParameterValue, 'Exit 0 when the local gateway answers /health (for container health checks)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -282,6 +291,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             break
         }
         'llm-router;help;sim' {
+            break
+        }
+        'llm-router;help;healthcheck' {
             break
         }
         'llm-router;help;help' {

@@ -25,6 +25,9 @@ _llm__router() {
             llm__router,env)
                 cmd="llm__router__subcmd__env"
                 ;;
+            llm__router,healthcheck)
+                cmd="llm__router__subcmd__healthcheck"
+                ;;
             llm__router,help)
                 cmd="llm__router__subcmd__help"
                 ;;
@@ -100,6 +103,9 @@ _llm__router() {
             llm__router__subcmd__help,env)
                 cmd="llm__router__subcmd__help__subcmd__env"
                 ;;
+            llm__router__subcmd__help,healthcheck)
+                cmd="llm__router__subcmd__help__subcmd__healthcheck"
+                ;;
             llm__router__subcmd__help,help)
                 cmd="llm__router__subcmd__help__subcmd__help"
                 ;;
@@ -149,7 +155,7 @@ _llm__router() {
 
     case "${cmd}" in
         llm__router)
-            opts="-h -V --config --help --version init start stop status models route-test config env completions sim help"
+            opts="-h -V --config --help --version init start stop status models route-test config env completions sim healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -448,8 +454,30 @@ _llm__router() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__router__subcmd__healthcheck)
+            opts="-h --port --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__router__subcmd__help)
-            opts="init start stop status models route-test config env completions sim help"
+            opts="init start stop status models route-test config env completions sim healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -575,6 +603,20 @@ _llm__router() {
             return 0
             ;;
         llm__subcmd__router__subcmd__help__subcmd__env)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__router__subcmd__help__subcmd__healthcheck)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -33,6 +33,7 @@ set edit:completion:arg-completer[llm-router] = {|@words|
             cand env 'Print the environment variables that point OpenAI clients at the gateway'
             cand completions 'Print a shell completion script'
             cand sim 'Run the simulated relay alone (for tests and benchmarks)'
+            cand healthcheck 'Exit 0 when the local gateway answers /health (for container health checks)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-router;init'= {
@@ -188,6 +189,12 @@ set edit:completion:arg-completer[llm-router] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'llm-router;healthcheck'= {
+            cand --port 'Port of the gateway (default: server.port from the config)'
+            cand --config 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'llm-router;help'= {
             cand init 'Set up the relay URL, key and port (interactive, or --yes with flags)'
             cand start 'Start the gateway (in the background unless --foreground)'
@@ -199,6 +206,7 @@ set edit:completion:arg-completer[llm-router] = {|@words|
             cand env 'Print the environment variables that point OpenAI clients at the gateway'
             cand completions 'Print a shell completion script'
             cand sim 'Run the simulated relay alone (for tests and benchmarks)'
+            cand healthcheck 'Exit 0 when the local gateway answers /health (for container health checks)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'llm-router;help;init'= {
@@ -238,6 +246,8 @@ set edit:completion:arg-completer[llm-router] = {|@words|
         &'llm-router;help;completions'= {
         }
         &'llm-router;help;sim'= {
+        }
+        &'llm-router;help;healthcheck'= {
         }
         &'llm-router;help;help'= {
         }

@@ -37,6 +37,7 @@ complete -c llm-router -n "__fish_llm_router_needs_command" -f -a "config" -d 'R
 complete -c llm-router -n "__fish_llm_router_needs_command" -f -a "env" -d 'Print the environment variables that point OpenAI clients at the gateway'
 complete -c llm-router -n "__fish_llm_router_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c llm-router -n "__fish_llm_router_needs_command" -f -a "sim" -d 'Run the simulated relay alone (for tests and benchmarks)'
+complete -c llm-router -n "__fish_llm_router_needs_command" -f -a "healthcheck" -d 'Exit 0 when the local gateway answers /health (for container health checks)'
 complete -c llm-router -n "__fish_llm_router_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-router -n "__fish_llm_router_using_subcommand init" -l provider -d 'Use a provider preset (its base URL and usual key variable); see --list-providers' -r
 complete -c llm-router -n "__fish_llm_router_using_subcommand init" -l base-url -d 'The relay\'s OpenAI-compatible base URL, with or without /v1' -r
@@ -112,8 +113,8 @@ complete -c llm-router -n "__fish_llm_router_using_subcommand config; and __fish
 complete -c llm-router -n "__fish_llm_router_using_subcommand env" -s s -l shell -d 'Shell syntax to print [default: detected from the environment]' -r -f -a "bash\t''
 zsh\t''
 fish\t''
-powershell\t'PowerShell 5 (Windows) and PowerShell 7 (`pwsh`, any OS): same syntax'
-sh\t'Any POSIX shell: sh, dash, ash, ksh. Same output as bash, different hint'"
+powershell\t'PowerShell 5 and 7 (alias: pwsh)'
+sh\t'Any POSIX shell: sh, dash, ash, ksh (alias: posix)'"
 complete -c llm-router -n "__fish_llm_router_using_subcommand env" -l config -d 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)' -r -F
 complete -c llm-router -n "__fish_llm_router_using_subcommand env" -s u -l unset -d 'Print the commands that remove the variables instead'
 complete -c llm-router -n "__fish_llm_router_using_subcommand env" -l json -d 'Print the variables as one JSON object instead of shell code'
@@ -128,17 +129,21 @@ complete -c llm-router -n "__fish_llm_router_using_subcommand sim" -l require-ke
 complete -c llm-router -n "__fish_llm_router_using_subcommand sim" -l threads -d 'Worker threads (default: all cores)' -r
 complete -c llm-router -n "__fish_llm_router_using_subcommand sim" -l config -d 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)' -r -F
 complete -c llm-router -n "__fish_llm_router_using_subcommand sim" -s h -l help -d 'Print help'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "init" -d 'Set up the relay URL, key and port (interactive, or --yes with flags)'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "start" -d 'Start the gateway (in the background unless --foreground)'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "stop" -d 'Stop the background gateway, letting open streams finish'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "status" -d 'Show whether the gateway runs, and what it does'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "models" -d 'List the upstream\'s models with prices, context and capabilities'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "route-test" -d 'Show which model a prompt would be routed to, without answering it'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "config" -d 'Read or change the configuration file'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "env" -d 'Print the environment variables that point OpenAI clients at the gateway'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "completions" -d 'Print a shell completion script'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "sim" -d 'Run the simulated relay alone (for tests and benchmarks)'
-complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c llm-router -n "__fish_llm_router_using_subcommand healthcheck" -l port -d 'Port of the gateway (default: server.port from the config)' -r
+complete -c llm-router -n "__fish_llm_router_using_subcommand healthcheck" -l config -d 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)' -r -F
+complete -c llm-router -n "__fish_llm_router_using_subcommand healthcheck" -s h -l help -d 'Print help'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "init" -d 'Set up the relay URL, key and port (interactive, or --yes with flags)'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "start" -d 'Start the gateway (in the background unless --foreground)'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "stop" -d 'Stop the background gateway, letting open streams finish'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "status" -d 'Show whether the gateway runs, and what it does'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "models" -d 'List the upstream\'s models with prices, context and capabilities'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "route-test" -d 'Show which model a prompt would be routed to, without answering it'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "config" -d 'Read or change the configuration file'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "env" -d 'Print the environment variables that point OpenAI clients at the gateway'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "completions" -d 'Print a shell completion script'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "sim" -d 'Run the simulated relay alone (for tests and benchmarks)'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "healthcheck" -d 'Exit 0 when the local gateway answers /health (for container health checks)'
+complete -c llm-router -n "__fish_llm_router_using_subcommand help; and not __fish_seen_subcommand_from init start stop status models route-test config env completions sim healthcheck help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c llm-router -n "__fish_llm_router_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print the value in force for a dotted key (file, environment or default)'
 complete -c llm-router -n "__fish_llm_router_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a dotted key in the file; the result is validated before it is written'
 complete -c llm-router -n "__fish_llm_router_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove a key from the file so its default applies again'

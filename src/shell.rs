@@ -21,10 +21,10 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
-    /// PowerShell 5 (Windows) and PowerShell 7 (`pwsh`, any OS): same syntax.
+    /// PowerShell 5 and 7 (alias: pwsh)
     #[value(alias = "pwsh")]
     Powershell,
-    /// Any POSIX shell: sh, dash, ash, ksh. Same output as bash, different hint.
+    /// Any POSIX shell: sh, dash, ash, ksh (alias: posix)
     #[value(name = "sh", alias = "posix")]
     Posix,
 }

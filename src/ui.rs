@@ -52,9 +52,11 @@ pub fn spinner(message: &str) -> ProgressBar {
     pb
 }
 
-/// Print a line to stdout.
+/// Print a line to stdout. A closed pipe (`llm-router … | head -1`) is not an error: the
+/// reader has what it wanted, so the write is dropped instead of panicking like `println!`.
 pub fn out(s: impl std::fmt::Display) {
-    println!("{s}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{s}");
 }
 
 /// Print a line to stderr.
@@ -65,7 +67,7 @@ pub fn err(s: impl std::fmt::Display) {
 /// Pretty JSON to stdout.
 pub fn json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => out(s),
         Err(e) => eprintln!("llm-router: cannot serialise output: {e}"),
     }
 }

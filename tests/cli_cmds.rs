@@ -233,7 +233,10 @@ fn init_interactive_in_a_pty() {
     keys(&mut p, "\r");
     step(p.exp_string("Base URL of the relay"), "the URL prompt");
     keys(&mut p, &format!("{}\r", sim.base_url()));
-    step(p.exp_string("No key (the relay needs none)"), "the key menu");
+    step(
+        p.exp_string("No key (the relay needs none)"),
+        "the key menu",
+    );
     keys(&mut p, "\r"); // default: an environment variable
     step(
         p.exp_string("Environment variable holding the key"),

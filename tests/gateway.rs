@@ -1157,3 +1157,97 @@ async fn reload_swaps_config_while_a_stream_is_in_flight() {
         .await;
     assert_eq!(r.status(), 401);
 }
+
+// ---- usage accounting and metrics -------------------------------------------------------------
+
+fn metric(text: &str, line_prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn metrics_text(gw: &TestGateway) -> String {
+    gw.client
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn streamed_usage_is_counted_but_hidden_from_clients_that_did_not_ask() {
+    let gw = TestGateway::start(|_| {}).await;
+    let r = gw
+        .chat(json!({"model": "gpt-5.5", "stream": true, "messages": user("hello there")}))
+        .await;
+    let text = read_all(r).await;
+    // The relay was asked for usage…
+    let sent = answers(&gw).pop().unwrap();
+    assert_eq!(sent.body["stream_options"]["include_usage"], true);
+    // …but the client, who did not ask, never sees the usage chunk.
+    assert!(!text.contains("\"usage\":{"), "{text}");
+    assert!(!text.contains("\"choices\":[]"));
+    assert_eq!(text.matches("[DONE]").count(), 1);
+    // The tokens were still counted.
+    let m = metrics_text(&gw).await;
+    assert!(metric(&m, "llm_router_tokens_total{target=\"gpt-5.5\",kind=\"completion\"}") > 0.0, "{m}");
+    assert!(metric(&m, "llm_router_cost_usd_total{target=\"gpt-5.5\"}") > 0.0);
+
+    // A client that asked gets the usage chunk with `choices: []`.
+    let r = gw
+        .chat(json!({"model": "gpt-5.5", "stream": true, "stream_options": {"include_usage": true},
+            "messages": user("hello")}))
+        .await;
+    let text = read_all(r).await;
+    assert!(text.contains("\"usage\":{"));
+    assert!(text.contains("\"choices\":[]"));
+}
+
+#[tokio::test]
+async fn relay_rejecting_stream_options_is_retried_without_them() {
+    let gw = TestGateway::start(|_| {}).await;
+    gw.sim.script(
+        "gpt-5.5",
+        json_step(400, error_json(400, "Unrecognized request argument supplied: stream_options")),
+    );
+    let r = gw
+        .chat(json!({"model": "gpt-5.5", "stream": true, "messages": user("x")}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let a = answers(&gw);
+    assert_eq!(a.len(), 2);
+    assert!(a[1].body.get("stream_options").is_none());
+    assert_eq!(header(&r, "x-llm-router-attempts"), "1");
+}
+
+#[tokio::test]
+async fn metrics_move_with_requests() {
+    let gw = TestGateway::start(|_| {}).await;
+    let before = metrics_text(&gw).await;
+    assert!(before.contains("# TYPE llm_router_requests_total counter"));
+    gw.chat(json!({"model": "auto", "messages": user("hi")})).await;
+    gw.sim.script(ROUTER, Step::Hang);
+    gw.state.runtime.load(); // no-op: keep the config
+    let m = metrics_text(&gw).await;
+    assert!(metric(&m, "llm_router_requests_total{model=\"auto\"") >= 1.0, "{m}");
+    assert!(metric(&m, "llm_router_router_stage_seconds_count") >= 1.0);
+    assert!(metric(&m, "llm_router_request_duration_seconds_count") >= 1.0);
+    assert_eq!(metric(&m, "llm_router_upstream_up"), 1.0);
+    // With a router key, /metrics needs it too.
+    let gw = TestGateway::start(|c| c.server.api_key = "metrics-key-123".into()).await;
+    let r = gw.client.get(format!("{}/metrics", gw.url)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = gw
+        .client
+        .get(format!("{}/metrics", gw.url))
+        .bearer_auth("metrics-key-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -231,7 +231,20 @@ fn show(config_path: Option<&Path>, as_json: bool) -> anyhow::Result<ExitCode> {
         }));
         return Ok(ExitCode::SUCCESS);
     }
-    let body = toml::to_string(&cfg).context("could not render the config as TOML")?;
+    let mut table = match toml::Value::try_from(&cfg) {
+        Ok(toml::Value::Table(t)) => t,
+        Ok(_) => anyhow::bail!("could not render the config as TOML: not a table"),
+        Err(e) => return Err(e).context("could not render the config as TOML"),
+    };
+    // An empty `[models]` header at the end reads like something is missing.
+    if table
+        .get("models")
+        .and_then(toml::Value::as_table)
+        .is_some_and(toml::Table::is_empty)
+    {
+        table.remove("models");
+    }
+    let body = toml::to_string(&table).context("could not render the config as TOML")?;
     let mut head = vec![if loaded.file_exists {
         format!("# effective config: {}", loaded.path.display())
     } else {

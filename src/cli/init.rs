@@ -578,7 +578,7 @@ fn render(a: &Answers) -> String {
          api_key = {router_key}\n\
          \n\
          [upstream]\n\
-         # The OpenAI-compatible relay requests are forwarded to{relay}.\n\
+         # The OpenAI-compatible relay that requests are forwarded to{relay}.\n\
          base_url = {base}\n\
          {key_lines}\
          \n\

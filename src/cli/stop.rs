@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::config::paths;
-use crate::daemon::client::Client;
+use crate::daemon::client::{Client, ClientError};
 use crate::daemon::info::DaemonInfo;
 use crate::daemon::lock;
 use crate::daemon::process::{self, Sig};
@@ -19,6 +19,8 @@ use crate::ui;
 
 /// Extra time on top of the daemon's drain period before `stop` gives up.
 const MARGIN_SECS: u64 = 10;
+/// How long a locked daemon without a control socket counts as "starting up".
+const STARTING_SECS: u64 = 5;
 /// How long `--force` waits after SIGTERM before SIGKILL, unless `--timeout` says otherwise.
 const FORCE_TERM_SECS: u64 = 10;
 
@@ -51,14 +53,18 @@ pub fn run(args: &Args, _config_path: Option<&Path>) -> anyhow::Result<ExitCode>
         return force(pid, args.timeout, &lock_path);
     }
     let pid_text = pid.map_or_else(|| "unknown pid".to_string(), |p| format!("pid {p}"));
-    let reply = Client::default_socket()
-        .with_timeout(Duration::from_secs(10))
-        .stop()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot ask llm-router ({pid_text}) to stop: {e}; run `llm-router stop --force`"
-            )
-        })?;
+    let reply = match ask_to_stop(&lock_path)? {
+        Some(r) => r,
+        None => {
+            ui::out("llm-router is not running");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot ask llm-router ({pid_text}) to stop: {e}; run `llm-router stop --force`"
+        )
+    })?;
     let drain = reply
         .get("drain_secs")
         .and_then(Value::as_u64)
@@ -122,6 +128,24 @@ fn force(pid: Option<u32>, timeout: Option<u64>, lock_path: &Path) -> anyhow::Re
     }
     ui::out(format!("llm-router killed (pid {pid}, SIGKILL)"));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Send `stop`. A daemon that holds the lock but has no socket yet is still starting: retry
+/// for a few seconds rather than failing. `None` when it exited meanwhile.
+fn ask_to_stop(lock_path: &Path) -> anyhow::Result<Option<Result<Value, ClientError>>> {
+    let client = Client::default_socket().with_timeout(Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(STARTING_SECS);
+    loop {
+        match client.stop() {
+            Err(ClientError::NotRunning(_)) if Instant::now() < deadline => {
+                if lock::probe(lock_path)?.is_none() {
+                    return Ok(None);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => return Ok(Some(other)),
+        }
+    }
 }
 
 /// Poll until nobody holds the daemon lock; false on timeout.

@@ -10,7 +10,7 @@ use crate::catalog::{ModelOverride, Tier};
 
 /// The scalar sections of the file, in documentation order. `models` is the only other
 /// top-level key.
-pub const SECTIONS: [&str; 4] = ["server", "upstream", "router", "log"];
+pub const SECTIONS: [&str; 5] = ["server", "upstream", "router", "log", "usage"];
 
 /// The top-level table of per-model overrides.
 pub const MODELS: &str = "models";

@@ -18,6 +18,7 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     pub router: RouterConfig,
     pub log: LogConfig,
+    pub usage: UsageConfig,
     /// Per-model overrides, keyed by the upstream model id.
     pub models: BTreeMap<String, ModelOverride>,
 }
@@ -148,6 +149,29 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: "auto".into(),
+        }
+    }
+}
+
+/// Usage accounting (the SQLite store behind `llm-router usage`, `/admin` and `status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsageConfig {
+    /// Record every request (tokens, cost, decision) in the state dir's usage database.
+    pub enabled: bool,
+    /// Days of records kept; 0 keeps them forever.
+    pub retention_days: u32,
+    /// Ask the relay for usage on streams (`stream_options.include_usage`) so streamed
+    /// requests are accounted too; the extra chunk is removed for clients that did not ask.
+    pub stream_usage: bool,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retention_days: 90,
+            stream_usage: true,
         }
     }
 }

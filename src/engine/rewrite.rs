@@ -15,55 +15,96 @@ pub struct RewriteError;
 /// Return `body` with top-level `model` set to `model` and, when `effort` is given and the
 /// body has no `reasoning_effort`, that field added.
 pub fn rewrite(body: &[u8], model: &str, effort: Option<&str>) -> Result<Bytes, RewriteError> {
+    edit(
+        body,
+        &Edits {
+            model: Some(model),
+            effort,
+            include_usage: false,
+        },
+    )
+    .map(|(b, _)| b)
+}
+
+/// The changes stage 2 may make to a client's body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Edits<'a> {
+    /// Replace (or set) the top-level `model`.
+    pub model: Option<&'a str>,
+    /// Add `reasoning_effort` when the body has none.
+    pub effort: Option<&'a str>,
+    /// Add `stream_options: {"include_usage": true}` when the body has no `stream_options`.
+    pub include_usage: bool,
+}
+
+/// What the edit learned about the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BodyFacts {
+    /// The client itself asked for `stream_options.include_usage: true`.
+    pub client_wants_usage: bool,
+    /// `stream_options` was added by this edit.
+    pub usage_added: bool,
+}
+
+/// Apply `edits`, splicing into the original bytes.
+pub fn edit(body: &[u8], edits: &Edits) -> Result<(Bytes, BodyFacts), RewriteError> {
     let map: Vec<(String, &RawValue)> = top_level(body)?;
-    let model_json = serde_json::to_string(model).map_err(|_| RewriteError)?;
     let base = body.as_ptr() as usize;
-    let span = map
-        .iter()
-        .rev() // serde keeps the last duplicate; so do we
-        .find(|(k, _)| k == "model")
-        .map(|(_, v)| {
-            let start = v.get().as_ptr() as usize - base;
-            (start, start + v.get().len())
-        });
-    let has_effort = map
-        .iter()
-        .any(|(k, v)| k == "reasoning_effort" && v.get() != "null");
-    let insert = match effort {
-        Some(e) if !has_effort => Some(format!(
-            "\"reasoning_effort\":{},",
-            serde_json::to_string(e).map_err(|_| RewriteError)?
-        )),
-        _ => None,
+    let span_of = |v: &RawValue| {
+        let start = v.get().as_ptr() as usize - base;
+        (start, start + v.get().len())
     };
+    // serde keeps the last duplicate; so do we.
+    let find = |key: &str| map.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let mut facts = BodyFacts::default();
+    let stream_options = find("stream_options");
+    if let Some(so) = stream_options {
+        facts.client_wants_usage = serde_json::from_str::<serde_json::Value>(so.get())
+            .ok()
+            .and_then(|v| v.get("include_usage").and_then(serde_json::Value::as_bool))
+            == Some(true);
+    }
+    let mut inserts = String::new();
+    if let Some(e) = edits.effort
+        && find("reasoning_effort").is_none_or(|v| v.get() == "null")
+    {
+        inserts.push_str("\"reasoning_effort\":");
+        inserts.push_str(&serde_json::to_string(e).map_err(|_| RewriteError)?);
+        inserts.push(',');
+    }
+    if edits.include_usage && stream_options.is_none() {
+        inserts.push_str("\"stream_options\":{\"include_usage\":true},");
+        facts.usage_added = true;
+    }
+    let model_span = find("model").map(span_of);
+    let model_json = match edits.model {
+        Some(m) => Some(serde_json::to_string(m).map_err(|_| RewriteError)?),
+        None => None,
+    };
+    if model_span.is_none()
+        && let Some(mj) = &model_json
+    {
+        inserts.push_str("\"model\":");
+        inserts.push_str(mj);
+        inserts.push(',');
+    }
     let open = body.iter().position(|&b| b == b'{').ok_or(RewriteError)?;
-    let mut out = BytesMut::with_capacity(body.len() + 64);
-    match span {
-        Some((s, e)) => {
-            out.extend_from_slice(&body[..=open]);
-            if let Some(ins) = &insert {
-                out.extend_from_slice(ins.as_bytes());
-            }
+    if map.is_empty() {
+        // `{}`: no trailing comma may follow the last inserted member.
+        inserts.pop();
+    }
+    let mut out = BytesMut::with_capacity(body.len() + inserts.len() + 32);
+    out.extend_from_slice(&body[..=open]);
+    out.extend_from_slice(inserts.as_bytes());
+    match (model_span, &model_json) {
+        (Some((s, e)), Some(mj)) => {
             out.extend_from_slice(&body[open + 1..s]);
-            out.extend_from_slice(model_json.as_bytes());
+            out.extend_from_slice(mj.as_bytes());
             out.extend_from_slice(&body[e..]);
         }
-        None => {
-            out.extend_from_slice(&body[..=open]);
-            out.extend_from_slice(b"\"model\":");
-            out.extend_from_slice(model_json.as_bytes());
-            let rest_is_empty = map.is_empty();
-            if let Some(ins) = &insert {
-                out.extend_from_slice(b",");
-                out.extend_from_slice(ins.trim_end_matches(',').as_bytes());
-            }
-            if !rest_is_empty {
-                out.extend_from_slice(b",");
-            }
-            out.extend_from_slice(&body[open + 1..]);
-        }
+        _ => out.extend_from_slice(&body[open + 1..]),
     }
-    Ok(out.freeze())
+    Ok((out.freeze(), facts))
 }
 
 /// Top-level keys with borrowed raw values pointing into `body`.
@@ -131,6 +172,44 @@ mod tests {
         assert_eq!(parse(&out), json!({"model":"m","messages":[]}));
         let out = rewrite(br#"{ "model" : "auto" , "n":1}"#, "m", None).unwrap();
         assert_eq!(parse(&out), json!({"model":"m","n":1}));
+    }
+
+    #[test]
+    fn usage_injection_and_client_choice() {
+        let (out, f) = edit(
+            br#"{"model":"m","stream":true,"messages":[]}"#,
+            &Edits {
+                include_usage: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(parse(&out)["stream_options"]["include_usage"], true);
+        assert!(f.usage_added && !f.client_wants_usage);
+        assert_eq!(parse(&out)["model"], "m");
+        let (out, f) = edit(
+            br#"{"model":"m","stream_options":{"include_usage":true}}"#,
+            &Edits {
+                include_usage: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!f.usage_added && f.client_wants_usage);
+        assert_eq!(parse(&out)["stream_options"], json!({"include_usage": true}));
+        let (out, _) = edit(
+            b"{}",
+            &Edits {
+                model: Some("x"),
+                effort: Some("low"),
+                include_usage: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            parse(&out),
+            json!({"model":"x","reasoning_effort":"low","stream_options":{"include_usage":true}})
+        );
     }
 
     #[test]

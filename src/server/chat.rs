@@ -20,10 +20,12 @@ use hyper::body::Frame;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::relay::{self, Committed, EndGuard, Outcome};
+use super::metrics::Observation;
+use super::relay::{self, Committed, EndGuard, Outcome, UsageTap};
 use super::stats::{RecentDecision, now_unix};
 use super::{AppState, Body, Runtime, error_response, full};
-use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features, rewrite};
+use crate::engine::rewrite::{self, BodyFacts, Edits};
+use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features};
 use crate::error::ApiError;
 use crate::upstream::{Upstream, UpstreamError, apply_headers, pass_headers};
 
@@ -124,6 +126,8 @@ struct RequestLog {
     error: Option<String>,
     answer_ms: u64,
     outcome: &'static str,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
 }
 
 impl RequestLog {
@@ -144,6 +148,8 @@ impl RequestLog {
             answer_ms: 0,
             // Replaced on every path that finishes; what is left means the client went away.
             outcome: "client_closed",
+            prompt_tokens: None,
+            completion_tokens: None,
         }
     }
 
@@ -199,6 +205,8 @@ impl Drop for RequestLog {
             status = self.status,
             stream = self.stream,
             answer_ms = self.answer_ms,
+            prompt_tokens = self.prompt_tokens.unwrap_or(0),
+            completion_tokens = self.completion_tokens.unwrap_or(0),
             total_ms = self.started.elapsed().as_millis() as u64,
             outcome = self.outcome,
             error = self.error.as_deref().unwrap_or(""),
@@ -218,11 +226,36 @@ impl Drop for RequestLog {
             status: self.status,
         });
         stats.record(self.status, self.target.as_deref(), recent);
+        let models = self.state.models.load();
+        let target = self.target.as_deref().unwrap_or("");
+        let cost = match (self.prompt_tokens, self.completion_tokens) {
+            (None, None) => None,
+            (p, c) => models
+                .get(target)
+                .and_then(|f| f.cost(p.unwrap_or(0), c.unwrap_or(0))),
+        };
+        self.state.metrics.observe(&Observation {
+            model: &self.model,
+            target,
+            status: self.status,
+            routed: d.is_some(),
+            router_ms: d.map_or(0, |d| d.router_ms),
+            answer_ms: self.answer_ms,
+            total_ms: self.started.elapsed().as_millis() as u64,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            cost_usd: cost,
+            router_cost_usd: d.and_then(|d| d.router_cost),
+            fallback_policy: self.source == DecisionSource::FallbackPolicy,
+            extra_attempts: self.attempts.len().saturating_sub(1) as u64,
+        });
     }
 }
 
 impl EndGuard for RequestLog {
-    fn finished(&mut self, outcome: Outcome) {
+    fn finished(&mut self, outcome: Outcome, usage: &UsageTap) {
+        self.prompt_tokens = usage.prompt_tokens;
+        self.completion_tokens = usage.completion_tokens;
         match outcome {
             Outcome::Completed => self.outcome = "ok",
             Outcome::UpstreamFailed(e) => {
@@ -298,12 +331,86 @@ async fn call(
     }
 }
 
+/// One answer attempt on one model, including the two repairs that do not count as
+/// attempts: a 400 caused by the `reasoning_effort` or the `stream_options` we added is
+/// retried once without it.
+struct AttemptResult {
+    res: Result<Answer, UpstreamError>,
+    facts: BodyFacts,
+    effort: Option<&'static str>,
+    ms: u64,
+}
+
+async fn attempt(
+    rt: &Runtime,
+    request_id: &str,
+    fwd: &HeaderMap,
+    body: &Bytes,
+    model: Option<&str>,
+    mut effort: Option<&'static str>,
+    stream: bool,
+) -> AttemptResult {
+    let mut include_usage = stream && rt.config.usage.stream_usage;
+    let started = Instant::now();
+    loop {
+        let (b, facts) = if model.is_none() && effort.is_none() && !include_usage {
+            // Pass-through without edits: the body is forwarded as received.
+            (body.clone(), BodyFacts::default())
+        } else {
+            let edits = Edits {
+                model,
+                effort,
+                include_usage,
+            };
+            rewrite::edit(body, &edits).unwrap_or_else(|_| (body.clone(), BodyFacts::default()))
+        };
+        let res = call(rt, request_id, fwd, b, stream).await;
+        if let Err(e) = &res
+            && e.status() == 400
+        {
+            let msg = e.to_string().to_ascii_lowercase();
+            if effort.is_some() && msg.contains("reasoning") {
+                effort = None;
+                continue;
+            }
+            if facts.usage_added && (msg.contains("stream_options") || msg.contains("include_usage")) {
+                include_usage = false;
+                continue;
+            }
+        }
+        return AttemptResult {
+            res,
+            facts,
+            effort,
+            ms: started.elapsed().as_millis() as u64,
+        };
+    }
+}
+
+/// Token counts of a non-streaming answer.
+fn json_usage(body: &[u8]) -> (Option<u64>, Option<u64>) {
+    #[derive(Deserialize)]
+    struct Usage {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        usage: Option<Usage>,
+    }
+    match serde_json::from_slice::<Answer>(body) {
+        Ok(Answer { usage: Some(u) }) => (u.prompt_tokens, u.completion_tokens),
+        _ => (None, None),
+    }
+}
+
 /// Turn an answer into the client response; the log travels with a stream until it ends.
-fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer) -> Response<Body> {
+fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer, facts: BodyFacts) -> Response<Body> {
     log.status = 200;
     match answer {
         Answer::Json { headers, body } => {
             log.outcome = "ok";
+            (log.prompt_tokens, log.completion_tokens) = json_usage(&body);
             let mut r = full(200, "application/json", body);
             log.apply(r.headers_mut());
             apply_headers(r.headers_mut(), &pass_headers(&headers));
@@ -318,7 +425,9 @@ fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer) -> Response<Body> 
                 .get(http::header::CONTENT_TYPE)
                 .cloned()
                 .unwrap_or(HeaderValue::from_static("text/event-stream"));
-            let body = relay::relay_body(committed, rt.upstream.idle_timeout, log)
+            // Usage chunks we asked for are removed; ones the client asked for stay.
+            let tap = UsageTap::new(facts.usage_added);
+            let body = relay::relay_body(committed, rt.upstream.idle_timeout, tap, log)
                 .map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
             let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(body)));
             let rh = r.headers_mut();
@@ -375,23 +484,22 @@ pub async fn chat(
         // A real model id: straight through, one attempt, the upstream is the authority on
         // whether the id exists (our list may be stale).
         log.target = Some(model.clone());
-        let started = Instant::now();
-        let res = call(&rt, &log.request_id, &fwd, body, stream).await;
-        log.answer_ms = started.elapsed().as_millis() as u64;
-        return match res {
-            Ok(a) => {
+        let a = attempt(&rt, &log.request_id, &fwd, &body, None, None, stream).await;
+        log.answer_ms = a.ms;
+        return match a.res {
+            Ok(ans) => {
                 log.attempts.push(Attempt {
                     model,
                     outcome: "ok",
-                    ms: log.answer_ms,
+                    ms: a.ms,
                 });
-                respond(&rt, log, a)
+                respond(&rt, log, ans, a.facts)
             }
             Err(e) => {
                 log.attempts.push(Attempt {
                     model,
                     outcome: e.code(),
-                    ms: log.answer_ms,
+                    ms: a.ms,
                 });
                 let headers = upstream_error_headers(&e);
                 fail(log, &e.to_api_error(), &headers)
@@ -454,7 +562,6 @@ async fn routed(
     let cooldown = Duration::from_secs(settings.cooldown_secs);
     let mut excluded: Vec<String> = Vec::new();
     let mut last_err: Option<UpstreamError> = None;
-    let mut effort_retry_used = false;
     let router = RelayRouter {
         upstream: &rt.upstream,
         request_id: &log.request_id,
@@ -487,62 +594,55 @@ async fn routed(
         };
         log.source = decision.source;
         log.target = Some(decision.target.clone());
-        let mut effort = decision.applied_effort;
+        let effort = decision.applied_effort;
         log.decision = Some(decision);
         let target = log.target.clone().unwrap_or_default();
-        loop {
-            let new_body = match rewrite::rewrite(&body, &target, effort) {
-                Ok(b) => b,
-                Err(e) => return fail(log, &ApiError::bad_request(e.to_string()), &[]),
-            };
-            let started = Instant::now();
-            let res = call(&rt, &log.request_id, &fwd, new_body, feats.stream).await;
-            let ms = started.elapsed().as_millis() as u64;
-            log.answer_ms = ms;
-            match res {
-                Ok(a) => {
-                    rt.engine.health.success(&target);
-                    log.attempts.push(Attempt {
-                        model: target.clone(),
-                        outcome: "ok",
-                        ms,
-                    });
-                    return respond(&rt, log, a);
+        let a = attempt(
+            &rt,
+            &log.request_id,
+            &fwd,
+            &body,
+            Some(&target),
+            effort,
+            feats.stream,
+        )
+        .await;
+        log.answer_ms = a.ms;
+        if let Some(d) = log.decision.as_mut() {
+            d.applied_effort = a.effort;
+        }
+        match a.res {
+            Ok(ans) => {
+                rt.engine.health.success(&target);
+                log.attempts.push(Attempt {
+                    model: target.clone(),
+                    outcome: "ok",
+                    ms: a.ms,
+                });
+                return respond(&rt, log, ans, a.facts);
+            }
+            Err(e) => {
+                log.attempts.push(Attempt {
+                    model: target.clone(),
+                    outcome: e.code(),
+                    ms: a.ms,
+                });
+                if !e.retryable() {
+                    let headers = upstream_error_headers(&e);
+                    return fail(log, &e.to_api_error(), &headers);
                 }
-                Err(e) => {
-                    // A model that rejects the effort we added: retry it once without.
-                    if effort.is_some()
-                        && !effort_retry_used
-                        && e.status() == 400
-                        && e.to_string().to_ascii_lowercase().contains("reasoning")
-                    {
-                        effort_retry_used = true;
-                        effort = None;
-                        if let Some(d) = log.decision.as_mut() {
-                            d.applied_effort = None;
-                        }
-                        continue;
-                    }
-                    log.attempts.push(Attempt {
-                        model: target.clone(),
-                        outcome: e.code(),
-                        ms,
-                    });
-                    if !e.retryable() {
-                        let headers = upstream_error_headers(&e);
-                        return fail(log, &e.to_api_error(), &headers);
-                    }
-                    rt.engine.health.failure(
-                        &target,
-                        settings.cooldown_failures,
-                        cooldown,
-                        Instant::now(),
-                    );
-                    tracing::debug!(request_id = %log.request_id, model = %target, error = %e, "attempt failed; re-routing");
-                    excluded.push(target.clone());
-                    last_err = Some(e);
-                    break;
+                if rt.engine.health.failure(
+                    &target,
+                    settings.cooldown_failures,
+                    cooldown,
+                    Instant::now(),
+                ) {
+                    tracing::warn!(model = %target, secs = settings.cooldown_secs, "model cooling down after repeated failures");
+                    state.metrics.cooldown();
                 }
+                tracing::debug!(request_id = %log.request_id, model = %target, error = %e, "attempt failed; re-routing");
+                excluded.push(target.clone());
+                last_err = Some(e);
             }
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod guard;
+pub mod metrics;
 pub mod models;
 pub mod relay;
 pub mod route_test;
@@ -98,6 +99,7 @@ pub struct AppState {
     pub models: ArcSwap<ModelState>,
     pub health: Arc<Health>,
     pub stats: Stats,
+    pub metrics: metrics::Metrics,
     pub started: Instant,
     pub addr: SocketAddr,
     /// Wakes the model refresher (after a reload, or when a request finds no models).
@@ -120,6 +122,7 @@ impl AppState {
             models: ArcSwap::from_pointee(ModelState::default()),
             health,
             stats: Stats::default(),
+            metrics: metrics::Metrics::default(),
             started: Instant::now(),
             addr,
             refresh: tokio::sync::Notify::new(),
@@ -243,6 +246,10 @@ async fn route(
             Method::GET | Method::HEAD => models::health(state, rt),
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
         },
+        "/metrics" => match method {
+            Method::GET => guarded(rt, req.headers()).unwrap_or_else(|| metrics_response(state)),
+            _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
+        },
         "/models" => match method {
             Method::GET => guarded(rt, req.headers()).unwrap_or_else(|| models::list(state)),
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
@@ -278,6 +285,30 @@ async fn route(
         }
         _ => error_response(&ApiError::not_found(&path), &[]),
     }
+}
+
+fn metrics_response(state: &AppState) -> Response<Body> {
+    let m = state.models.load();
+    let now = Instant::now();
+    let g = metrics::Gauges {
+        in_flight: state
+            .stats
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed),
+        cooling_models: state
+            .health
+            .snapshot(now)
+            .iter()
+            .filter(|h| h.cooldown_remaining_secs.is_some())
+            .count() as u64,
+        upstream_up: m.reachable(),
+        models: m.raw.len() as u64,
+    };
+    full(
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        Bytes::from(state.metrics.render(&g)),
+    )
 }
 
 /// The auth guard: None when allowed, else the 401 response.

@@ -27,9 +27,17 @@ pub struct ModelState {
     pub fetched_unix: Option<u64>,
     /// The last refresh error, cleared by a success.
     pub error: Option<String>,
+    /// Position of each id in `facts`, for per-request lookups.
+    #[serde(skip)]
+    pub index: std::collections::HashMap<String, usize>,
 }
 
 impl ModelState {
+    /// Facts of one model by id.
+    pub fn get(&self, id: &str) -> Option<&ModelFacts> {
+        self.index.get(id).and_then(|&i| self.facts.get(i))
+    }
+
     pub fn reachable(&self) -> bool {
         self.error.is_none() && self.fetched_unix.is_some()
     }
@@ -42,11 +50,17 @@ pub async fn refresh_once(state: &AppState) -> bool {
         Ok(raw) => {
             let facts = join(&raw, Catalog::embedded(), &rt.config.models);
             tracing::info!(models = raw.len(), "upstream model list refreshed");
+            let index = facts
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.id.clone(), i))
+                .collect();
             state.models.store(Arc::new(ModelState {
                 raw,
                 facts,
                 fetched_unix: Some(super::stats::now_unix()),
                 error: None,
+                index,
             }));
             true
         }

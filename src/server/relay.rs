@@ -105,6 +105,7 @@ pub enum Outcome {
 }
 
 struct State<G> {
+    tap: UsageTap,
     prefix: Option<Bytes>,
     carry: BytesMut,
     stream: ByteStream,
@@ -116,16 +117,123 @@ struct State<G> {
 
 /// Receives the end of a relayed stream (for the request log and stats).
 pub trait EndGuard: Send + 'static {
-    fn finished(&mut self, outcome: Outcome);
+    fn finished(&mut self, outcome: Outcome, usage: &UsageTap);
+}
+
+/// Watches relayed events for the usage chunk: records its token counts, and removes it when
+/// the gateway (not the client) asked for it. Events without a `"usage": {` object take a
+/// fast path that only scans bytes.
+#[derive(Debug, Default, Clone)]
+pub struct UsageTap {
+    /// Remove usage-only chunks (`choices: []`): the client did not ask for them.
+    pub strip: bool,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+}
+
+impl UsageTap {
+    pub fn new(strip: bool) -> Self {
+        Self {
+            strip,
+            ..Self::default()
+        }
+    }
+
+    /// Pass a run of complete events through the tap.
+    pub fn process(&mut self, seg: Bytes) -> Bytes {
+        if !has_usage_object(&seg) {
+            return seg;
+        }
+        let mut out = BytesMut::with_capacity(seg.len());
+        let mut rest: &[u8] = &seg;
+        while !rest.is_empty() {
+            let end = first_boundary(rest).unwrap_or(rest.len());
+            let (event, tail) = rest.split_at(end);
+            rest = tail;
+            if has_usage_object(event) && self.observe(event) {
+                continue;
+            }
+            out.extend_from_slice(event);
+        }
+        out.freeze()
+    }
+
+    /// Read the usage of one event; true when the event should be dropped.
+    fn observe(&mut self, event: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(event);
+        let data: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|d| d.strip_prefix(' ').unwrap_or(d))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data) else {
+            return false;
+        };
+        let usage = &v["usage"];
+        if let Some(p) = usage.get("prompt_tokens").and_then(serde_json::Value::as_u64) {
+            self.prompt_tokens = Some(p);
+        }
+        if let Some(c) = usage
+            .get("completion_tokens")
+            .and_then(serde_json::Value::as_u64)
+        {
+            self.completion_tokens = Some(c);
+        }
+        let usage_only = v
+            .get("choices")
+            .and_then(serde_json::Value::as_array)
+            .is_none_or(|c| c.is_empty());
+        self.strip && usage_only
+    }
+}
+
+/// Does `buf` contain `"usage"` followed by an object (not `null`)?
+fn has_usage_object(buf: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"usage\"";
+    let mut i = 0;
+    while let Some(pos) = find(&buf[i..], KEY) {
+        let mut j = i + pos + KEY.len();
+        while j < buf.len() && matches!(buf[j], b' ' | b':' | b'\t') {
+            j += 1;
+        }
+        if j < buf.len() && buf[j] == b'{' {
+            return true;
+        }
+        i = i + pos + KEY.len();
+    }
+    false
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// End (exclusive) of the first complete event in `buf`.
+fn first_boundary(buf: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while i < buf.len() {
+        let (a, b) = (buf[i - 1], buf[i]);
+        if (a == b'\n' && b == b'\n') || (a == b'\r' && b == b'\r' && buf.get(i + 1) != Some(&b'\n')) {
+            return Some(i + 1);
+        }
+        if a == b'\r' && b == b'\n' && i >= 3 && buf[i - 2] == b'\n' && buf[i - 3] == b'\r' {
+            return Some(i + 1);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The committed stream as a body of byte chunks.
 pub fn relay_body<G: EndGuard>(
     c: Committed,
     idle: Duration,
+    tap: UsageTap,
     guard: G,
 ) -> impl Stream<Item = Bytes> + Send {
     let st = State {
+        tap,
         prefix: Some(c.prefix),
         carry: c.carry,
         stream: c.stream,
@@ -134,10 +242,11 @@ pub fn relay_body<G: EndGuard>(
         guard,
     };
     futures_util::stream::unfold(st, |mut st| async move {
-        if let Some(p) = st.prefix.take()
-            && !p.is_empty()
-        {
-            return Some((p, st));
+        if let Some(p) = st.prefix.take() {
+            let p = st.tap.process(p);
+            if !p.is_empty() {
+                return Some((p, st));
+            }
         }
         loop {
             if st.done {
@@ -151,7 +260,10 @@ pub fn relay_body<G: EndGuard>(
                         None if st.carry.len() > MAX_CARRY => st.carry.len(),
                         None => continue,
                     };
-                    let out = st.carry.split_to(cut).freeze();
+                    let out = st.tap.process(st.carry.split_to(cut).freeze());
+                    if out.is_empty() {
+                        continue;
+                    }
                     return Some((out, st));
                 }
                 Ok(None) => {
@@ -160,7 +272,7 @@ pub fn relay_body<G: EndGuard>(
                     let text = String::from_utf8_lossy(&tail);
                     let t = text.trim();
                     if t.is_empty() {
-                        st.guard.finished(Outcome::Completed);
+                        st.guard.finished(Outcome::Completed, &st.tap);
                         return None;
                     }
                     // A last event without its blank line: complete it if it is whole.
@@ -169,19 +281,23 @@ pub fn relay_body<G: EndGuard>(
                         d == "[DONE]" || serde_json::from_str::<serde_json::Value>(d).is_ok()
                     });
                     if whole {
-                        st.guard.finished(Outcome::Completed);
                         let mut b = BytesMut::from(&tail[..]);
                         b.extend_from_slice(b"\n\n");
-                        return Some((b.freeze(), st));
+                        let out = st.tap.process(b.freeze());
+                        st.guard.finished(Outcome::Completed, &st.tap);
+                        if out.is_empty() {
+                            return None;
+                        }
+                        return Some((out, st));
                     }
                     let msg = "the relay closed the stream in the middle of an event".to_string();
-                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()));
+                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(502, "stream_truncated", &msg), st));
                 }
                 Ok(Some(Err(e))) => {
                     st.done = true;
                     let msg = format!("the relay stream failed: {}", e.without_url());
-                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()));
+                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(502, "stream_error", &msg), st));
                 }
                 Err(_) => {
@@ -190,7 +306,7 @@ pub fn relay_body<G: EndGuard>(
                         "the relay sent nothing for {} s (upstream.idle_timeout_ms)",
                         st.idle.as_secs()
                     );
-                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()));
+                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(504, "stream_idle_timeout", &msg), st));
                 }
             }
@@ -223,6 +339,31 @@ pub fn last_boundary(buf: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tap_strips_usage_only_chunks_it_added() {
+        let seg = Bytes::from_static(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n",
+        );
+        let mut tap = UsageTap::new(true);
+        let out = tap.process(seg.clone());
+        assert_eq!(tap.prompt_tokens, Some(7));
+        assert_eq!(tap.completion_tokens, Some(3));
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(!text.contains("prompt_tokens"));
+        assert!(text.contains("\"hi\"") && text.ends_with("data: [DONE]\n\n"));
+        // A client that asked keeps the chunk.
+        let mut keep = UsageTap::new(false);
+        assert_eq!(keep.process(seg.clone()), seg);
+        assert_eq!(keep.completion_tokens, Some(3));
+        // Usage inside a content chunk is read but never removed.
+        let mixed = Bytes::from_static(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\": {\"prompt_tokens\":1,\"completion_tokens\":2}}\r\n\r\n",
+        );
+        let mut t = UsageTap::new(true);
+        assert_eq!(t.process(mixed.clone()), mixed);
+        assert_eq!(t.completion_tokens, Some(2));
+    }
 
     #[test]
     fn boundaries() {

@@ -18,6 +18,9 @@ const SCRUB: &[&str] = &[
     "LLM_ROUTER_LOG",
     "RUST_LOG",
     "SHELL",
+    "FISH_VERSION",
+    "NU_VERSION",
+    "PSModulePath",
 ];
 
 pub struct TestEnv {

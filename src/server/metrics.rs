@@ -1,0 +1,291 @@
+//! Prometheus metrics: counters and histograms updated once per finished request, rendered
+//! in the text exposition format at `GET /metrics`.
+//!
+//! Hand-rolled rather than a metrics crate: a dozen series, one short lock per request, and
+//! full control over names and label escaping. Label sets are bounded by the models the
+//! relay lists.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds in seconds, from "instant" to "reasoning model thinking".
+const BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// A fixed-bucket histogram.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_ms(&self, ms: u64) {
+        let secs = ms as f64 / 1000.0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(ms * 1000, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.counts[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// What one finished request contributes.
+#[derive(Debug, Clone, Default)]
+pub struct Observation<'a> {
+    pub model: &'a str,
+    pub target: &'a str,
+    pub status: u16,
+    pub routed: bool,
+    pub router_ms: u64,
+    pub answer_ms: u64,
+    pub total_ms: u64,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub router_cost_usd: Option<f64>,
+    pub fallback_policy: bool,
+    pub extra_attempts: u64,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    /// (model, target, status) → count
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// (target, kind) → tokens
+    tokens: BTreeMap<(String, &'static str), u64>,
+    /// target → USD
+    cost: BTreeMap<String, f64>,
+    router_cost: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    series: Mutex<Series>,
+    pub router_stage: Histogram,
+    pub first_byte: Histogram,
+    pub total: Histogram,
+    fallbacks: AtomicU64,
+    retries: AtomicU64,
+    cooldowns: AtomicU64,
+}
+
+/// Gauges read at render time.
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    pub in_flight: u64,
+    pub cooling_models: u64,
+    pub upstream_up: bool,
+    pub models: u64,
+}
+
+impl Metrics {
+    pub fn cooldown(&self) {
+        self.cooldowns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn observe(&self, o: &Observation) {
+        if o.routed {
+            self.router_stage.observe_ms(o.router_ms);
+        }
+        if o.status < 400 {
+            self.first_byte.observe_ms(o.answer_ms);
+        }
+        self.total.observe_ms(o.total_ms);
+        if o.fallback_policy {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.retries.fetch_add(o.extra_attempts, Ordering::Relaxed);
+        let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (o.model.to_string(), o.target.to_string(), o.status);
+        *s.requests.entry(key).or_default() += 1;
+        if let Some(p) = o.prompt_tokens {
+            *s.tokens.entry((o.target.to_string(), "prompt")).or_default() += p;
+        }
+        if let Some(c) = o.completion_tokens {
+            *s.tokens
+                .entry((o.target.to_string(), "completion"))
+                .or_default() += c;
+        }
+        if let Some(c) = o.cost_usd {
+            *s.cost.entry(o.target.to_string()).or_default() += c;
+        }
+        if let Some(c) = o.router_cost_usd {
+            s.router_cost += c;
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(
+            out,
+            "# HELP llm_router_info Build information.\n# TYPE llm_router_info gauge\nllm_router_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        {
+            let s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            out.push_str("# HELP llm_router_requests_total Chat requests by requested model, target model and status.\n# TYPE llm_router_requests_total counter\n");
+            for ((model, target, status), n) in &s.requests {
+                let _ = writeln!(
+                    out,
+                    "llm_router_requests_total{{model=\"{}\",target=\"{}\",status=\"{status}\"}} {n}",
+                    esc(model),
+                    esc(target)
+                );
+            }
+            out.push_str("# HELP llm_router_tokens_total Tokens reported by the relay, by target model and kind.\n# TYPE llm_router_tokens_total counter\n");
+            for ((target, kind), n) in &s.tokens {
+                let _ = writeln!(
+                    out,
+                    "llm_router_tokens_total{{target=\"{}\",kind=\"{kind}\"}} {n}",
+                    esc(target)
+                );
+            }
+            out.push_str("# HELP llm_router_cost_usd_total Estimated answer cost from catalog prices, by target model.\n# TYPE llm_router_cost_usd_total counter\n");
+            for (target, c) in &s.cost {
+                let _ = writeln!(
+                    out,
+                    "llm_router_cost_usd_total{{target=\"{}\"}} {c}",
+                    esc(target)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "# HELP llm_router_router_cost_usd_total Estimated cost of the router model's calls.\n# TYPE llm_router_router_cost_usd_total counter\nllm_router_router_cost_usd_total {}",
+                s.router_cost
+            );
+        }
+        self.router_stage.render(
+            "llm_router_router_stage_seconds",
+            "Time spent deciding (router call or policy) for virtual-model requests.",
+            &mut out,
+        );
+        self.first_byte.render(
+            "llm_router_first_byte_seconds",
+            "Time from sending the answer request to its first byte (streams: first event).",
+            &mut out,
+        );
+        self.total.render(
+            "llm_router_request_duration_seconds",
+            "Whole request duration (streams: until the stream ended).",
+            &mut out,
+        );
+        let counters = [
+            (
+                "llm_router_fallback_policy_total",
+                "Decisions made by the fallback policy because the router failed.",
+                self.fallbacks.load(Ordering::Relaxed),
+            ),
+            (
+                "llm_router_retries_total",
+                "Answer attempts beyond the first (fallback to another model).",
+                self.retries.load(Ordering::Relaxed),
+            ),
+            (
+                "llm_router_cooldowns_total",
+                "Times a model entered cooldown after repeated failures.",
+                self.cooldowns.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        }
+        let gauges = [
+            (
+                "llm_router_in_flight_requests",
+                "Requests being served now.",
+                g.in_flight,
+            ),
+            (
+                "llm_router_models_cooling",
+                "Models currently in cooldown.",
+                g.cooling_models,
+            ),
+            (
+                "llm_router_upstream_up",
+                "1 when the relay's model list was fetched successfully.",
+                u64::from(g.upstream_up),
+            ),
+            (
+                "llm_router_upstream_models",
+                "Models the relay lists.",
+                g.models,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        }
+        out
+    }
+}
+
+/// Escape a label value.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.observe(&Observation {
+            model: "auto",
+            target: "gpt-5.5",
+            status: 200,
+            routed: true,
+            router_ms: 12,
+            answer_ms: 30,
+            total_ms: 80,
+            prompt_tokens: Some(10),
+            completion_tokens: Some(5),
+            cost_usd: Some(0.001),
+            router_cost_usd: Some(0.0001),
+            ..Default::default()
+        });
+        m.cooldown();
+        let text = m.render(&Gauges {
+            in_flight: 1,
+            ..Default::default()
+        });
+        assert!(text.contains(
+            "llm_router_requests_total{model=\"auto\",target=\"gpt-5.5\",status=\"200\"} 1"
+        ));
+        assert!(text.contains("llm_router_tokens_total{target=\"gpt-5.5\",kind=\"prompt\"} 10"));
+        assert!(text.contains("llm_router_router_stage_seconds_bucket{le=\"0.025\"} 1"));
+        assert!(text.contains("llm_router_router_stage_seconds_count 1"));
+        assert!(text.contains("llm_router_cooldowns_total 1"));
+        assert!(text.contains("llm_router_in_flight_requests 1"));
+        assert_eq!(esc("a\"b\\c"), "a\\\"b\\\\c");
+    }
+}
