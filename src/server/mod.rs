@@ -6,6 +6,7 @@
 //! started with and streams survive a reload. Deciding models is the engine's job; this
 //! module only wires requests to it.
 
+pub mod admin;
 pub mod chat;
 pub mod guard;
 pub mod metrics;
@@ -108,6 +109,11 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Set when this gateway serves the built-in simulated relay.
     pub demo: bool,
+    /// The config file changes from `/admin` are written to (set by the daemon; unset in
+    /// tests and with `--demo`, where the page is read-only).
+    pub config_path: std::sync::OnceLock<std::path::PathBuf>,
+    /// The usage database the admin page and `status` read (set when accounting is on).
+    pub usage_db: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -128,6 +134,8 @@ impl AppState {
             refresh: tokio::sync::Notify::new(),
             shutdown: CancellationToken::new(),
             demo,
+            config_path: std::sync::OnceLock::new(),
+            usage_db: std::sync::OnceLock::new(),
         })
     }
 
@@ -242,6 +250,9 @@ async fn route(
         p
     };
     match p {
+        _ if path == "/admin" || path.starts_with("/admin/") => {
+            admin::handle(state, rt, req).await
+        }
         "/health" => match method {
             Method::GET | Method::HEAD => models::health(state, rt),
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
