@@ -707,3 +707,62 @@ fn next_steps(a: &Answers, config_path: Option<&Path>) {
     }
     ui::out(lines.join("\n"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_start_with_the_popular_ones_and_all_bases_work() {
+        let all = presets();
+        let ids: Vec<&str> = all
+            .iter()
+            .take(POPULAR.len())
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(ids, POPULAR);
+        for p in &all {
+            assert!(p.base.ends_with("/v1"), "{p:?}");
+            assert_eq!(check_base_url(&p.base), Ok(()), "{p:?}");
+        }
+        assert!(!all.iter().any(|p| p.base.contains("${")));
+        assert!(all.len() > 50, "{}", all.len());
+    }
+
+    #[test]
+    fn every_rendered_document_is_a_valid_config() {
+        for key in [
+            KeySource::Env("RELAY_KEY".into()),
+            KeySource::Inline("sk-\"quoted\\key".into()),
+            KeySource::None,
+        ] {
+            let a = Answers {
+                base_url: "https://relay.example.com".into(),
+                provider: Some("Example \"Relay\"".into()),
+                key: key.clone(),
+                router_key: generate_router_key(),
+                port: 9001,
+            };
+            let text = render(&a);
+            let cfg = config::parse_str(&text, Path::new("t.toml")).unwrap();
+            cfg.validate().unwrap();
+            assert_eq!(cfg.server.port, 9001);
+            assert_eq!(cfg.server.api_key, a.router_key);
+            match key {
+                KeySource::Env(n) => assert_eq!(cfg.upstream.api_key_env, n),
+                KeySource::Inline(k) => assert_eq!(cfg.upstream.api_key, k),
+                KeySource::None => assert!(cfg.upstream.api_key.is_empty()),
+            }
+        }
+    }
+
+    #[test]
+    fn env_names_and_router_keys() {
+        assert!(check_env_name("RELAY_API_KEY").is_ok());
+        assert!(check_env_name("1BAD").is_err());
+        assert!(check_env_name("A B").is_err());
+        let k = generate_router_key();
+        assert!(k.starts_with("sk-lr-") && k.len() == 38, "{k}");
+        assert_ne!(k, generate_router_key());
+    }
+}

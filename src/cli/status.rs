@@ -189,7 +189,13 @@ fn print_human(s: &Value, recent: usize) {
         ),
         ("URL", text(&["url"])),
         ("Config", text(&["config_path"])),
-        ("Log", text(&["log_path"])),
+        (
+            "Log",
+            match str_of(s, &["log_path"]) {
+                Some("") => "stderr (running in the foreground)".to_string(),
+                other => other.unwrap_or("?").to_string(),
+            },
+        ),
         ("Upstream", upstream),
         (
             "Router model",

@@ -1,14 +1,544 @@
-//! The local admin page (`/admin`) and its JSON API (`/admin/api/...`): not implemented yet.
+//! The local admin page (`/admin`) and its JSON API (`/admin/api/...`).
+//!
+//! Routes (all reached only after the Host allow-list passed; see `server::route`):
+//! - `GET /admin` — the page itself: one self-contained HTML document (inline CSS and JS,
+//!   no external assets). It holds no data, so it loads without the router key and asks for
+//!   the key when the API answers 401.
+//! - `GET /admin/api/state` — everything the page shows, as one JSON document.
+//! - `POST /admin/api/router-model` — `{"model": "<id>" | null}`: write `router.model` to the
+//!   config file (like `llm-router config set/unset router.model`) and reload the gateway.
+//!
+//! Invariants:
+//! - With a router key set, every `/admin/api/*` request must present it (the same
+//!   [`KeyCheck`](super::guard::KeyCheck) as `/v1`); the page keeps it in `sessionStorage`.
+//! - Mutations are same-origin only: an `Origin` header, when present, must name the Host
+//!   the request was sent to (already on the allow-list); without `Origin` the custom header
+//!   `x-llm-router-admin: 1` is required (a cross-origin page cannot send it without a CORS
+//!   preflight, which is never granted); the body must be `application/json`. No
+//!   `Access-Control-Allow-*` header is ever sent.
+//! - Every admin response carries `cache-control: no-store`, `x-frame-options: DENY`,
+//!   `referrer-policy: no-referrer`, `x-content-type-options: nosniff` and a strict CSP; the
+//!   page's inline script and style run under a per-response nonce.
+//! - No secret ever leaves here: no relay key, no router key, the relay URL only through
+//!   [`display_url`]. The state document is built from an allow-list of fields, never by
+//!   serialising config or upstream objects wholesale.
+//! - A config edit is validated before it is written and the running gateway only switches
+//!   once the new file has loaded, so a failed save changes nothing.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
-use http::{Request, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use serde_json::{Value, json};
 
-use super::{AppState, Body, Runtime, error_response};
+use super::models::{ModelState, display_url};
+use super::{AppState, Body, Runtime, error_response, full, guard, json_response};
+use crate::config::{self, ConfigError};
+use crate::engine::Engine;
 use crate::error::ApiError;
 
+/// The page, with `{{NONCE}}` where each response's CSP nonce goes.
+const PAGE: &str = include_str!("admin.html");
+/// Header a same-origin script adds to mutations that carry no `Origin`.
+pub const ADMIN_HEADER: &str = "x-llm-router-admin";
+/// Mutation bodies are tiny; anything bigger is not from the page.
+const BODY_LIMIT: usize = 16 * 1024;
+/// Recent decisions the page lists.
+const RECENT_LIMIT: usize = 50;
+/// Days of spend the chart shows (today included).
+const CHART_DAYS: i64 = 14;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// CSP of JSON answers: nothing may load, nothing may frame.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
 /// Serve `/admin` and `/admin/...`.
-pub async fn handle(_state: &Arc<AppState>, _rt: &Arc<Runtime>, req: Request<Incoming>) -> Response<Body> {
-    error_response(&ApiError::not_found(req.uri().path()), &[])
+pub async fn handle(state: &Arc<AppState>, rt: &Arc<Runtime>, req: Request<Incoming>) -> Response<Body> {
+    serve(state, rt, req).await
 }
+
+/// [`handle`] over any body type, so unit tests can drive it without a socket.
+async fn serve<B>(state: &Arc<AppState>, rt: &Arc<Runtime>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    match path.as_str() {
+        "/admin" | "/admin/" | "/admin/index.html" => match method {
+            Method::GET | Method::HEAD => page(),
+            _ => api_error(&ApiError::method_not_allowed(method.as_str(), &path)),
+        },
+        "/admin/api/state" => {
+            if method != Method::GET {
+                return api_error(&ApiError::method_not_allowed(method.as_str(), &path));
+            }
+            if !rt.key.allows(req.headers()) {
+                return api_error(&ApiError::unauthorized());
+            }
+            api_json(200, &state_document(state, rt).await)
+        }
+        "/admin/api/router-model" => {
+            if method != Method::POST {
+                return api_error(&ApiError::method_not_allowed(method.as_str(), &path));
+            }
+            // Auth first: an unauthenticated caller learns nothing, not even which
+            // same-origin rule it broke.
+            if !rt.key.allows(req.headers()) {
+                return api_error(&ApiError::unauthorized());
+            }
+            if let Err(e) = same_origin(req.headers()) {
+                return api_error(&e);
+            }
+            if !guard::is_json(req.headers()) {
+                return api_error(&ApiError::unsupported_media_type());
+            }
+            let body = match read_small_body(req.into_body()).await {
+                Ok(b) => b,
+                Err(e) => return api_error(&e),
+            };
+            match set_router_model(state, &body).await {
+                Ok(v) => api_json(200, &v),
+                Err(e) => api_error(&e),
+            }
+        }
+        _ => api_error(&ApiError::not_found(&path)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Guards and headers
+
+/// Same-origin check for mutations. `Ok(())` when the request may change state.
+///
+/// `Origin` names the page that sent the request; a browser always sets it on a
+/// cross-origin POST (and on same-origin POSTs from `fetch`), and a page cannot forge it.
+/// Comparing it with `Host` is enough because the Host itself already passed the exact
+/// allow-list (or, on a non-loopback bind, the router key is mandatory). Without `Origin`
+/// (curl, old clients) the custom header is required: setting it from another origin needs
+/// a CORS preflight, which this server never answers with an allow.
+pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match headers.get(http::header::ORIGIN) {
+        Some(origin) => {
+            let origin = origin
+                .to_str()
+                .map(|o| o.trim().to_ascii_lowercase())
+                .unwrap_or_default();
+            // `https://` too, for a TLS-terminating proxy in front; the host must match
+            // either way. `Origin: null` (sandboxed frames, file://) never matches.
+            let ok = !host.is_empty()
+                && (origin == format!("http://{host}") || origin == format!("https://{host}"));
+            if ok {
+                Ok(())
+            } else {
+                Err(forbidden(format!(
+                    "cross-origin request refused: Origin `{origin}` is not this admin page's origin"
+                )))
+            }
+        }
+        None => {
+            let marked = headers
+                .get(ADMIN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim() == "1");
+            if marked {
+                Ok(())
+            } else {
+                Err(forbidden(format!(
+                    "request refused: a change without an Origin header must carry `{ADMIN_HEADER}: 1`"
+                )))
+            }
+        }
+    }
+}
+
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(403, "permission_error", "cross_origin_refused", message)
+}
+
+/// Headers every admin response carries.
+fn harden(resp: &mut Response<Body>, csp: &str) {
+    let h = resp.headers_mut();
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(http::header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+fn api_error(e: &ApiError) -> Response<Body> {
+    let mut r = error_response(e, &[]);
+    harden(&mut r, API_CSP);
+    r
+}
+
+fn api_json(status: u16, v: &Value) -> Response<Body> {
+    let mut r = json_response(status, v);
+    harden(&mut r, API_CSP);
+    r
+}
+
+/// The page with a fresh nonce. Only the nonce'd inline script and style run; data is
+/// fetched from this origin only; nothing may frame it.
+fn page() -> Response<Body> {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let html = PAGE.replace("{{NONCE}}", &nonce);
+    let mut r = full(200, "text/html; charset=utf-8", Bytes::from(html));
+    let csp = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    harden(&mut r, &csp);
+    r
+}
+
+async fn read_small_body<B>(body: B) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::payload_too_large(BODY_LIMIT as u64))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the request body: {e}"
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// GET /admin/api/state
+
+/// Which model routes now, and why.
+fn router_section(state: &AppState, rt: &Runtime, m: &ModelState) -> Value {
+    let configured = Some(rt.config.router.model.clone()).filter(|s| !s.is_empty());
+    // The automatic choice is what the engine would pick with no model configured.
+    let mut settings = rt.config.router.clone();
+    settings.model.clear();
+    let automatic = Engine::new(settings, state.health.clone())
+        .router_model(&m.facts)
+        .map(|f| f.id.clone());
+    let effective = rt.engine.router_model(&m.facts).map(|f| f.id.clone());
+    let configured_available = configured.as_deref().is_none_or(|c| m.get(c).is_some());
+    json!({
+        "mode": if configured.is_some() { "manual" } else { "automatic" },
+        "configured": configured,
+        "configured_available": configured_available,
+        "automatic": automatic,
+        "effective": effective,
+    })
+}
+
+/// One row per model the relay lists, facts joined with health.
+fn models_section(state: &AppState, m: &ModelState, router: &Value) -> Vec<Value> {
+    let health = state.health.snapshot(Instant::now());
+    let automatic = router["automatic"].as_str();
+    let effective = router["effective"].as_str();
+    m.facts
+        .iter()
+        .map(|f| {
+            let h = health.iter().find(|h| h.model == f.id);
+            json!({
+                "id": f.id,
+                "context": f.context,
+                "max_output": f.max_output,
+                "input_price": f.input_price,
+                "output_price": f.output_price,
+                "price_source": f.price_source.as_str(),
+                "tool_call": f.tool_call,
+                "vision": f.vision,
+                "reasoning": f.reasoning,
+                "chat": f.chat,
+                "tier": f.tier,
+                "excluded": f.excluded,
+                "is_automatic_router": automatic == Some(f.id.as_str()),
+                "is_effective_router": effective == Some(f.id.as_str()),
+                "health": {
+                    "consecutive_failures": h.map_or(0, |h| h.consecutive_failures),
+                    "cooldown_remaining_secs": h.and_then(|h| h.cooldown_remaining_secs),
+                    "failures": h.map_or(0, |h| h.failures),
+                    "successes": h.map_or(0, |h| h.successes),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Decisions kept in memory, shaped like usage records (fields memory lacks are null).
+fn memory_recent(state: &AppState) -> Vec<Value> {
+    state
+        .stats
+        .view()
+        .recent
+        .into_iter()
+        .map(|r| {
+            json!({
+                "at_unix_ms": r.at_unix.saturating_mul(1000),
+                "request_id": r.request_id,
+                "model": r.model,
+                "target": r.target,
+                "decision": r.decision,
+                "effort": r.effort,
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "status": r.status,
+                "router_model": r.router_model,
+                "router_ms": r.router_ms,
+                "answer_ms": null,
+                "total_ms": null,
+                "prompt_tokens": null,
+                "completion_tokens": null,
+                "cost_usd": null,
+                "router_cost_usd": null,
+                "stream": null,
+            })
+        })
+        .collect()
+}
+
+/// Totals, chart data and recent records from the usage database (blocking: call it off
+/// the async runtime). Errors are reported in the document, never as a failed page.
+fn usage_section(path: &Path, now_ms: i64) -> Value {
+    use crate::usage::{UsageReader, utc_day_start};
+    let today = utc_day_start(now_ms);
+    let week = today - 6 * DAY_MS;
+    let chart_from = today - (CHART_DAYS - 1) * DAY_MS;
+    let read = || -> Result<Value, crate::usage::UsageError> {
+        let r = UsageReader::open(path)?;
+        Ok(json!({
+            "enabled": true,
+            "error": null,
+            "today": r.totals(today)?,
+            "week": r.totals(week)?,
+            "per_day": r.spend_per_day(chart_from)?,
+            "recent": r.recent(RECENT_LIMIT)?,
+        }))
+    };
+    read().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "admin: cannot read the usage database");
+        json!({"enabled": true, "error": e.to_string(), "today": null, "week": null,
+               "per_day": [], "recent": []})
+    })
+}
+
+/// The whole document behind the page. Built field by field: nothing here may carry a key.
+async fn state_document(state: &Arc<AppState>, rt: &Runtime) -> Value {
+    let m = state.models.load_full();
+    let router = router_section(state, rt, &m);
+    let models = models_section(state, &m, &router);
+    let now_ms = crate::usage::now_unix_ms();
+    let usage_path = state.usage_db.get().cloned();
+    let usage = match &usage_path {
+        Some(p) => {
+            let p = p.clone();
+            tokio::task::spawn_blocking(move || usage_section(&p, now_ms))
+                .await
+                .unwrap_or_else(|e| json!({"enabled": true, "error": e.to_string()}))
+        }
+        None => json!({"enabled": false, "error": null}),
+    };
+    // The usage database is the better source (tokens, cost); memory is what we have
+    // when accounting is off or the database could not be read.
+    let (recent_source, recent) = match usage.get("recent").and_then(Value::as_array) {
+        Some(r) if usage["error"].is_null() => ("usage", Value::Array(r.clone())),
+        _ => ("memory", Value::Array(memory_recent(state))),
+    };
+    let stats = state.stats.view();
+    let config_path = state.config_path.get();
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "now_unix_ms": now_ms,
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "demo": state.demo,
+        "key_required": rt.key.enabled(),
+        "upstream": {
+            "base_url": display_url(rt.upstream.base()),
+            "reachable": m.reachable(),
+            "error": m.error,
+            "last_refresh_unix": m.fetched_unix,
+            "models": m.raw.len(),
+        },
+        "config": {
+            "path": config_path,
+            "editable": config_path.is_some(),
+            "why_not_editable": why_not_editable(state),
+        },
+        "router": router,
+        "models": models,
+        "counters": {
+            "requests": stats.requests,
+            "errors": stats.errors,
+            "fallbacks": stats.fallbacks,
+            "in_flight": stats.in_flight,
+        },
+        "usage": {
+            "enabled": usage["enabled"],
+            "path": usage_path,
+            "error": usage["error"],
+            "today": usage.get("today").cloned().unwrap_or(Value::Null),
+            "week": usage.get("week").cloned().unwrap_or(Value::Null),
+            "per_day": usage.get("per_day").cloned().unwrap_or(json!([])),
+            "chart_days": CHART_DAYS,
+        },
+        "recent_source": recent_source,
+        "recent": recent,
+    })
+}
+
+fn why_not_editable(state: &AppState) -> Option<&'static str> {
+    if state.config_path.get().is_some() {
+        None
+    } else if state.demo {
+        Some(
+            "this gateway runs with --demo and has no config file; start it with `llm-router start` to change the router model here",
+        )
+    } else {
+        Some(
+            "this gateway was started without a config file to write; use `llm-router config set router.model <id>` instead",
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// POST /admin/api/router-model
+
+/// Parse `{"model": "<id>" | null}`: `Ok(None)` means automatic.
+fn parse_choice(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("request body must be valid JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("request body must be a JSON object"))?;
+    match obj.get("model") {
+        None => Err(ApiError::bad_request(
+            "missing `model`: send {\"model\": \"<id>\"} or {\"model\": null} for automatic",
+        )
+        .with_param("model")),
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(_) => Err(ApiError::bad_request("`model` must be a string or null").with_param("model")),
+    }
+}
+
+/// Serialises admin saves: two at once would each reload from a file the other changed.
+static SAVE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn set_router_model(state: &Arc<AppState>, body: &[u8]) -> Result<Value, ApiError> {
+    let choice = parse_choice(body)?;
+    let Some(path) = state.config_path.get().cloned() else {
+        let why = why_not_editable(state).unwrap_or("no config file");
+        return Err(ApiError::new(409, "invalid_request_error", "config_not_writable", why));
+    };
+    if let Some(id) = &choice {
+        let m = state.models.load();
+        match m.get(id) {
+            Some(f) if f.chat => {}
+            Some(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "`{id}` is not a chat model and cannot act as the router"
+                ))
+                .with_param("model"));
+            }
+            None => {
+                return Err(ApiError::new(
+                    400,
+                    "invalid_request_error",
+                    "invalid_router_model",
+                    format!("router model `{id}` is not in the upstream's model list"),
+                )
+                .with_param("model"));
+            }
+        }
+    }
+    let _guard = SAVE_LOCK.lock().await;
+    let st = state.clone();
+    let c = choice.clone();
+    let notes = tokio::task::spawn_blocking(move || write_and_reload(&st, &path, c.as_deref()))
+        .await
+        .map_err(|e| ApiError::internal(format!("saving the router model failed: {e}")))?
+        .map_err(|e| {
+            ApiError::new(
+                500,
+                "server_error",
+                "config_write_failed",
+                crate::error::redact(&e.to_string(), &[]),
+            )
+        })?;
+    tracing::info!(router_model = choice.as_deref().unwrap_or("automatic"), "admin: router model changed");
+    let rt = state.runtime.load_full();
+    let m = state.models.load_full();
+    Ok(json!({
+        "ok": true,
+        "router": router_section(state, &rt, &m),
+        "notes": notes,
+    }))
+}
+
+/// Why a save did not apply.
+#[derive(Debug, thiserror::Error)]
+enum SaveError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("the config file was saved but the gateway could not switch to it: {0}")]
+    Runtime(#[from] super::ServeError),
+}
+
+/// Edit `router.model` in the file (validated before writing), then load the whole file
+/// as the daemon does and swap the runtime. Returns notes for the user.
+fn write_and_reload(
+    state: &AppState,
+    path: &Path,
+    model: Option<&str>,
+) -> Result<Vec<String>, SaveError> {
+    match model {
+        Some(id) => config::edit::set_and_validate(path, "router.model", id)?,
+        None => config::edit::unset_and_validate(path, "router.model")?,
+    };
+    reload_from(state, path)
+}
+
+/// Build a runtime from the config file (environment and `.env` applied, as at start) and
+/// swap it in. The listener is already bound, so the running host and port are kept: a
+/// changed address applies at the next start, and command-line `--host/--port` survive.
+fn reload_from(state: &AppState, path: &Path) -> Result<Vec<String>, SaveError> {
+    let loaded = config::load(Some(path))?;
+    let key = loaded.upstream_key(&|n| std::env::var(n).ok());
+    let mut cfg = loaded.config;
+    let current = state.runtime.load();
+    let mut notes = Vec::new();
+    if cfg.server.port != current.config.server.port || cfg.server.host != current.config.server.host {
+        notes.push(format!(
+            "the file's server address ({}:{}) applies at the next start; the gateway keeps {}",
+            cfg.server.host, cfg.server.port, state.addr
+        ));
+    }
+    cfg.server.port = current.config.server.port;
+    cfg.server.host = current.config.server.host.clone();
+    drop(current);
+    cfg.validate()?;
+    let runtime = Runtime::build(cfg, state.addr.port(), state.health.clone(), key)?;
+    state.reload(runtime);
+    Ok(notes)
+}
+
