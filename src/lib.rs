@@ -17,3 +17,4 @@ pub mod shell;
 pub mod sim;
 pub mod ui;
 pub mod upstream;
+pub mod usage;

@@ -9,6 +9,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
 
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogConfig;
@@ -29,6 +31,26 @@ fn filter(cfg: &LogConfig) -> Result<EnvFilter, LogError> {
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| cfg.level.clone());
     EnvFilter::try_new(&spec).map_err(|_| LogError::Filter(spec))
+}
+
+/// Keeps the background log writer alive; taken and dropped by [`flush`].
+static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+
+/// Log lines are handed to a writer thread so a request never waits on a write syscall;
+/// the queue is lossless (a full queue applies backpressure rather than dropping lines).
+fn writer<W: std::io::Write + Send + 'static>(w: W) -> NonBlocking {
+    let (nb, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(64 * 1024)
+        .finish(w);
+    *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+    nb
+}
+
+/// Write out buffered log lines; call before the process exits.
+pub fn flush() {
+    let guard = GUARD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(guard);
 }
 
 /// Log to stderr (foreground) or append to `file` (daemon). Safe to call once per process;
@@ -55,7 +77,7 @@ pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
-                .with_writer(Mutex::new(f))
+                .with_writer(writer(f))
                 .try_init();
         }
         None => {
@@ -69,10 +91,13 @@ pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
-                    .with_writer(std::io::stderr)
+                    .with_writer(writer(std::io::stderr()))
                     .try_init();
             } else {
-                let _ = builder.compact().with_writer(std::io::stderr).try_init();
+                let _ = builder
+                    .compact()
+                    .with_writer(writer(std::io::stderr()))
+                    .try_init();
             }
         }
     }

@@ -6,7 +6,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = llm_router::cli::Cli::parse();
-    match llm_router::cli::run(cli) {
+    let result = llm_router::cli::run(cli);
+    llm_router::logging::flush();
+    match result {
         Ok(code) => code,
         Err(e) => {
             // The one place errors are printed.
