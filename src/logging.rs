@@ -62,7 +62,10 @@ pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
         .with_target(false);
     match file {
         Some(path) => {
-            if let Some(dir) = path.parent() {
+            // Create a missing directory private; never re-permission one the user owns.
+            if let Some(dir) = path.parent()
+                && !dir.exists()
+            {
                 let _ = crate::config::paths::ensure_private_dir(dir);
             }
             let f = std::fs::OpenOptions::new()

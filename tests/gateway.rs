@@ -1251,3 +1251,53 @@ async fn metrics_move_with_requests() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn requests_are_accounted_with_tokens_and_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("usage.sqlite3");
+    let gw = TestGateway::start(|_| {}).await;
+    let (sink, writer) = llm_router::usage::start(&db, 0).unwrap();
+    gw.state.usage.set(sink).ok().unwrap();
+    gw.sim.script(ROUTER, router_says("gpt-5.5", "high"));
+    let r = gw.chat(json!({"model": "auto", "messages": user("hard question")})).await;
+    let answer: Value = r.json().await.unwrap();
+    let r = gw
+        .chat(json!({"model": "gpt-5.4-mini", "stream": true, "messages": user("stream me")}))
+        .await;
+    let streamed = read_all(r).await;
+    assert!(!streamed.contains("\"usage\":{"));
+    // Records are written when the request ends; give the stream's end a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    writer.flush_and_stop(Duration::from_secs(5));
+    let reader = llm_router::usage::UsageReader::open(&db).unwrap();
+    let recent = reader.recent(10).unwrap();
+    assert_eq!(recent.len(), 2, "{recent:?}");
+    let routed = recent.iter().find(|r| r.model == "auto").unwrap();
+    assert_eq!(routed.target, "gpt-5.5");
+    assert_eq!(routed.decision, "router");
+    assert_eq!(routed.mode.as_deref(), Some("auto"));
+    assert_eq!(
+        routed.prompt_tokens,
+        answer["usage"]["prompt_tokens"].as_u64()
+    );
+    assert_eq!(
+        routed.completion_tokens,
+        answer["usage"]["completion_tokens"].as_u64()
+    );
+    // gpt-5.5 costs $5 / $30 per million tokens in the catalog.
+    let expected = (routed.prompt_tokens.unwrap() as f64 * 5.0
+        + routed.completion_tokens.unwrap() as f64 * 30.0)
+        / 1e6;
+    assert!((routed.cost_usd.unwrap() - expected).abs() < 1e-12);
+    assert_eq!(routed.router_model.as_deref(), Some(ROUTER));
+    assert!(routed.router_cost_usd.unwrap() > 0.0);
+    assert_eq!(routed.strongest_model.as_deref(), Some("gpt-5.5"));
+    let streamed_rec = recent.iter().find(|r| r.model == "gpt-5.4-mini").unwrap();
+    assert!(streamed_rec.stream);
+    assert_eq!(streamed_rec.decision, "passthrough");
+    assert!(streamed_rec.completion_tokens.unwrap() > 0);
+    assert!(streamed_rec.cost_usd.unwrap() > 0.0);
+    let totals = reader.totals(0).unwrap();
+    assert_eq!(totals.requests, 2);
+}

@@ -44,7 +44,12 @@ fn rec(id: &str, at: i64, target: &str, mode: Option<&str>, status: u16) -> Usag
         model: mode.unwrap_or(target).into(),
         mode: mode.map(Into::into),
         target: target.into(),
-        decision: if mode.is_some() { "router" } else { "passthrough" }.into(),
+        decision: if mode.is_some() {
+            "router"
+        } else {
+            "passthrough"
+        }
+        .into(),
         attempts: 1,
         status,
         prompt_tokens: Some(1000),
@@ -98,7 +103,10 @@ fn usage_json_reports_totals_and_rows() {
     assert_eq!(rows[1]["key"], "model-b");
 
     // Everything, by virtual model: the old request counts and pass-through has its own row.
-    let v = ok_json(run(&env, &["usage", "--json", "--since", "all", "--by", "mode"]));
+    let v = ok_json(run(
+        &env,
+        &["usage", "--json", "--since", "all", "--by", "mode"],
+    ));
     assert_eq!(v["totals"]["requests"], 4);
     let keys: Vec<&str> = v["rows"]
         .as_array()
@@ -109,7 +117,10 @@ fn usage_json_reports_totals_and_rows() {
     assert_eq!(keys, ["auto", "(passthrough)"]);
 
     // By day since a date long ago: two distinct UTC days.
-    let v = ok_json(run(&env, &["usage", "--json", "--since", "2000-01-01", "--by", "day"]));
+    let v = ok_json(run(
+        &env,
+        &["usage", "--json", "--since", "2000-01-01", "--by", "day"],
+    ));
     assert_eq!(v["rows"].as_array().unwrap().len(), 2, "{v:#}");
 
     // The human table names the models and the money.
@@ -129,7 +140,11 @@ fn usage_without_a_database_is_empty_not_an_error() {
     assert_eq!(v["rows"].as_array().unwrap().len(), 0);
     let o = run(&env, &["usage"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("No requests recorded"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("No requests recorded"),
+        "{}",
+        stdout(&o)
+    );
     assert!(
         !env.state_dir().join("usage.sqlite3").exists(),
         "reading never creates the database"

@@ -93,7 +93,10 @@ fn print_human(r: &Report, since_arg: &str, db_exists: bool) {
     ui::out(format!("Usage {when}\n"));
     let mut pairs = vec![
         ("requests", t.requests.to_string()),
-        ("errors", format!("{} ({})", t.errors, percent(t.errors, t.requests))),
+        (
+            "errors",
+            format!("{} ({})", t.errors, percent(t.errors, t.requests)),
+        ),
         ("fallbacks", t.fallbacks.to_string()),
         (
             "tokens",
@@ -117,7 +120,10 @@ fn print_human(r: &Report, since_arg: &str, db_exists: bool) {
     if t.unpriced > 0 {
         pairs.push((
             "unpriced",
-            format!("{} requests without a known price (not in spend)", t.unpriced),
+            format!(
+                "{} requests without a known price (not in spend)",
+                t.unpriced
+            ),
         ));
     }
     ui::out(ui::kv(&pairs));

@@ -143,7 +143,34 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
     let health = Arc::new(Health::new());
     let drain = Duration::from_secs(config.server.drain_secs);
     let runtime = Runtime::build(config, addr.port(), health.clone(), key)?;
+    let usage_cfg = runtime.config.usage.clone();
     let state = AppState::new(runtime, addr, health, demo);
+    if !demo {
+        // `/admin` writes router choices here; the demo has no file of its own.
+        let _ = state.config_path.set(config_path.clone());
+    }
+    let usage_writer = if usage_cfg.enabled {
+        // The demo's simulated costs must not mix with real spending.
+        let db = if demo {
+            crate::config::paths::state_dir().join("demo-usage.sqlite3")
+        } else {
+            crate::config::paths::usage_db()
+        };
+        match crate::usage::start(&db, usage_cfg.retention_days) {
+            Ok((sink, handle)) => {
+                let _ = state.usage.set(sink);
+                let _ = state.usage_db.set(db);
+                Some(handle)
+            }
+            Err(e) => {
+                // Accounting is optional: serve anyway, and say why nothing is recorded.
+                tracing::warn!(error = %e, "usage accounting is off");
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     let control_listener = control::bind(&socket, lock)?;
     let info = DaemonInfo::new(
@@ -181,6 +208,9 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&info_path);
     drop(sim);
+    if let Some(h) = usage_writer {
+        h.flush_and_stop(Duration::from_secs(3));
+    }
     tracing::info!(pid = std::process::id(), "llm-router stopped");
     Ok(())
 }

@@ -56,7 +56,11 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Serve `/admin` and `/admin/...`.
-pub async fn handle(state: &Arc<AppState>, rt: &Arc<Runtime>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    state: &Arc<AppState>,
+    rt: &Arc<Runtime>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     serve(state, rt, req).await
 }
 
@@ -168,8 +172,14 @@ fn forbidden(message: String) -> ApiError {
 /// Headers every admin response carries.
 fn harden(resp: &mut Response<Body>, csp: &str) {
     let h = resp.headers_mut();
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        http::header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    );
     h.insert(
         http::header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -217,7 +227,10 @@ where
 {
     match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(ApiError::payload_too_large(BODY_LIMIT as u64))
         }
         Err(e) => Err(ApiError::bad_request(format!(
@@ -437,7 +450,9 @@ fn parse_choice(body: &[u8]) -> Result<Option<String>, ApiError> {
         Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(_) => Err(ApiError::bad_request("`model` must be a string or null").with_param("model")),
+        Some(_) => {
+            Err(ApiError::bad_request("`model` must be a string or null").with_param("model"))
+        }
     }
 }
 
@@ -448,7 +463,12 @@ async fn set_router_model(state: &Arc<AppState>, body: &[u8]) -> Result<Value, A
     let choice = parse_choice(body)?;
     let Some(path) = state.config_path.get().cloned() else {
         let why = why_not_editable(state).unwrap_or("no config file");
-        return Err(ApiError::new(409, "invalid_request_error", "config_not_writable", why));
+        return Err(ApiError::new(
+            409,
+            "invalid_request_error",
+            "config_not_writable",
+            why,
+        ));
     };
     if let Some(id) = &choice {
         let m = state.models.load();
@@ -485,7 +505,10 @@ async fn set_router_model(state: &Arc<AppState>, body: &[u8]) -> Result<Value, A
                 crate::error::redact(&e.to_string(), &[]),
             )
         })?;
-    tracing::info!(router_model = choice.as_deref().unwrap_or("automatic"), "admin: router model changed");
+    tracing::info!(
+        router_model = choice.as_deref().unwrap_or("automatic"),
+        "admin: router model changed"
+    );
     let rt = state.runtime.load_full();
     let m = state.models.load_full();
     Ok(json!({
@@ -527,7 +550,9 @@ fn reload_from(state: &AppState, path: &Path) -> Result<Vec<String>, SaveError> 
     let mut cfg = loaded.config;
     let current = state.runtime.load();
     let mut notes = Vec::new();
-    if cfg.server.port != current.config.server.port || cfg.server.host != current.config.server.host {
+    if cfg.server.port != current.config.server.port
+        || cfg.server.host != current.config.server.host
+    {
         notes.push(format!(
             "the file's server address ({}:{}) applies at the next start; the gateway keeps {}",
             cfg.server.host, cfg.server.port, state.addr
@@ -542,3 +567,338 @@ fn reload_from(state: &AppState, path: &Path) -> Result<Vec<String>, SaveError> 
     Ok(notes)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, join};
+    use crate::config::Config;
+    use crate::engine::Health;
+    use http_body_util::Full;
+
+    const RELAY_KEY: &str = "relay-secret-key-123456";
+    const ROUTER_KEY: &str = "router-secret-key-987654";
+    const URL_PASSWORD: &str = "url-password-314159";
+    const HOST: &str = "127.0.0.1:8787";
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    fn config(router_key: &str) -> Config {
+        let mut cfg = Config::default();
+        cfg.upstream.base_url = format!("http://user:{URL_PASSWORD}@127.0.0.1:9/v1");
+        cfg.upstream.api_key = RELAY_KEY.into();
+        cfg.server.api_key = router_key.into();
+        cfg
+    }
+
+    fn app(router_key: &str) -> Arc<AppState> {
+        let cfg = config(router_key);
+        let health = Arc::new(Health::new());
+        let rt = Runtime::build(cfg, 8787, health.clone(), Some(RELAY_KEY.into())).unwrap();
+        let state = AppState::new(rt, HOST.parse().unwrap(), health, false);
+        let raw: Vec<Value> = [
+            "gpt-5.5",
+            "gpt-5.4-mini",
+            "gpt-4.1-nano",
+            "text-embedding-3-small",
+        ]
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "api_key": RELAY_KEY}))
+        .collect();
+        let facts = join(&raw, Catalog::embedded(), &Default::default());
+        let index = facts
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.clone(), i))
+            .collect();
+        state.models.store(Arc::new(ModelState {
+            raw,
+            facts,
+            fetched_unix: Some(1),
+            error: None,
+            index,
+        }));
+        state
+    }
+
+    async fn call(
+        state: &Arc<AppState>,
+        method: &str,
+        path: &str,
+        pairs: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, HeaderMap, String) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in [("host", HOST)].iter().chain(pairs) {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        let rt = state.runtime.load_full();
+        let resp = serve(state, &rt, req).await;
+        let status = resp.status().as_u16();
+        let h = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, h, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn assert_hardened(h: &HeaderMap) {
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h.contains_key("content-security-policy"));
+        assert!(
+            !h.keys().any(|k| k.as_str().starts_with("access-control-")),
+            "no CORS grant ever: {h:?}"
+        );
+    }
+
+    fn assert_no_secrets(text: &str) {
+        for secret in [RELAY_KEY, ROUTER_KEY, URL_PASSWORD] {
+            assert!(!text.contains(secret), "secret {secret} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn origin_must_match_the_host() {
+        let ok = |p: &[(&str, &str)]| same_origin(&headers(p)).is_ok();
+        assert!(ok(&[("host", HOST), ("origin", "http://127.0.0.1:8787")]));
+        assert!(ok(&[
+            ("host", "LOCALHOST:8787"),
+            ("origin", "http://localhost:8787")
+        ]));
+        assert!(ok(&[("host", HOST), ("origin", "https://127.0.0.1:8787")]));
+        assert!(!ok(&[("host", HOST), ("origin", "http://evil.example")]));
+        assert!(!ok(&[("host", HOST), ("origin", "http://127.0.0.1:9999")]));
+        assert!(!ok(&[
+            ("host", HOST),
+            ("origin", "http://127.0.0.1:8787.evil.example")
+        ]));
+        assert!(!ok(&[("host", HOST), ("origin", "null")]));
+        // A matching custom header does not rescue a foreign Origin.
+        assert!(!ok(&[
+            ("host", HOST),
+            ("origin", "http://evil.example"),
+            (ADMIN_HEADER, "1")
+        ]));
+        // An empty Host matches nothing, not even an empty-looking Origin.
+        assert!(!ok(&[("origin", "http://")]));
+    }
+
+    #[test]
+    fn no_origin_needs_the_custom_header() {
+        let ok = |p: &[(&str, &str)]| same_origin(&headers(p)).is_ok();
+        assert!(ok(&[("host", HOST), (ADMIN_HEADER, "1")]));
+        assert!(!ok(&[("host", HOST)]));
+        assert!(!ok(&[("host", HOST), (ADMIN_HEADER, "0")]));
+        assert!(!ok(&[("host", HOST), (ADMIN_HEADER, "true")]));
+        let e = same_origin(&headers(&[("host", HOST)])).unwrap_err();
+        assert_eq!(e.status, 403);
+    }
+
+    #[test]
+    fn choice_body_is_strict() {
+        assert_eq!(
+            parse_choice(br#"{"model":"gpt-5.4-mini"}"#)
+                .unwrap()
+                .as_deref(),
+            Some("gpt-5.4-mini")
+        );
+        assert_eq!(parse_choice(br#"{"model":null}"#).unwrap(), None);
+        assert_eq!(parse_choice(br#"{"model":"  "}"#).unwrap(), None);
+        assert_eq!(parse_choice(br#"{}"#).unwrap_err().status, 400);
+        assert_eq!(parse_choice(br#"{"model":3}"#).unwrap_err().status, 400);
+        assert_eq!(parse_choice(br#"[1]"#).unwrap_err().status, 400);
+        assert_eq!(parse_choice(b"model=x").unwrap_err().status, 400);
+    }
+
+    #[tokio::test]
+    async fn page_loads_without_key_with_a_fresh_nonce() {
+        let state = app(ROUTER_KEY);
+        let (status, h, body) = call(&state, "GET", "/admin", &[], "").await;
+        assert_eq!(status, 200);
+        assert_hardened(&h);
+        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+        let csp = h["content-security-policy"].to_str().unwrap().to_string();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap();
+        assert!(body.contains(&format!("<script nonce=\"{nonce}\">")));
+        assert!(!body.contains("{{NONCE}}"));
+        assert_no_secrets(&body);
+        let (_, h2, _) = call(&state, "GET", "/admin/", &[], "").await;
+        assert_ne!(h2["content-security-policy"], h["content-security-policy"]);
+    }
+
+    #[tokio::test]
+    async fn api_requires_the_router_key() {
+        let state = app(ROUTER_KEY);
+        let (status, h, body) = call(&state, "GET", "/admin/api/state", &[], "").await;
+        assert_eq!(status, 401);
+        assert_hardened(&h);
+        assert!(body.contains("invalid_router_key"));
+        let wrong = [("authorization", "Bearer nope")];
+        assert_eq!(
+            call(&state, "GET", "/admin/api/state", &wrong, "").await.0,
+            401
+        );
+        let post = [
+            ("authorization", "Bearer nope"),
+            ("content-type", "application/json"),
+            (ADMIN_HEADER, "1"),
+        ];
+        let (status, _, _) = call(
+            &state,
+            "POST",
+            "/admin/api/router-model",
+            &post,
+            "{\"model\":null}",
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+
+    #[tokio::test]
+    async fn state_has_the_facts_and_no_secrets() {
+        let state = app(ROUTER_KEY);
+        let auth = format!("Bearer {ROUTER_KEY}");
+        let (status, h, body) = call(
+            &state,
+            "GET",
+            "/admin/api/state",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_hardened(&h);
+        assert_no_secrets(&body);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["upstream"]["base_url"], "http://127.0.0.1:9/v1");
+        assert_eq!(v["key_required"], true);
+        assert_eq!(v["router"]["mode"], "automatic");
+        assert_eq!(v["config"]["editable"], false);
+        assert_eq!(v["usage"]["enabled"], false);
+        assert_eq!(v["recent_source"], "memory");
+        let ids: Vec<&str> = v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "gpt-5.5",
+                "gpt-5.4-mini",
+                "gpt-4.1-nano",
+                "text-embedding-3-small"
+            ]
+        );
+        let auto = v["router"]["automatic"].as_str().unwrap();
+        assert_eq!(v["router"]["effective"], auto);
+        let row = v["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == auto)
+            .unwrap();
+        assert_eq!(row["is_automatic_router"], true);
+    }
+
+    #[tokio::test]
+    async fn mutations_are_same_origin_json_only() {
+        let state = app("");
+        let path = "/admin/api/router-model";
+        let body = r#"{"model":"gpt-5.4-mini"}"#;
+        let json_ct = ("content-type", "application/json");
+        let evil = [
+            json_ct,
+            ("origin", "http://evil.example"),
+            (ADMIN_HEADER, "1"),
+        ];
+        let (status, h, text) = call(&state, "POST", path, &evil, body).await;
+        assert_eq!(status, 403, "{text}");
+        assert_hardened(&h);
+        assert_eq!(call(&state, "POST", path, &[json_ct], body).await.0, 403);
+        let plain = [("content-type", "text/plain"), (ADMIN_HEADER, "1")];
+        assert_eq!(call(&state, "POST", path, &plain, body).await.0, 415);
+        assert_eq!(call(&state, "GET", path, &[], "").await.0, 405);
+        // Allowed, but this gateway has no config file to write.
+        let ok = [json_ct, ("origin", "http://127.0.0.1:8787")];
+        let (status, _, text) = call(&state, "POST", path, &ok, body).await;
+        assert_eq!(status, 409, "{text}");
+        assert!(text.contains("config_not_writable"));
+        assert_eq!(call(&state, "GET", "/admin/nope", &[], "").await.0, 404);
+    }
+
+    #[tokio::test]
+    async fn saving_writes_the_file_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let text = format!(
+            "# mine\n[upstream]\nbase_url = \"http://user:{URL_PASSWORD}@127.0.0.1:9/v1\"\napi_key = \"{RELAY_KEY}\"\n"
+        );
+        std::fs::write(&file, &text).unwrap();
+        let state = app("");
+        state.config_path.set(file.clone()).unwrap();
+        let path = "/admin/api/router-model";
+        let hdrs = [("content-type", "application/json"), (ADMIN_HEADER, "1")];
+
+        let (status, h, body) =
+            call(&state, "POST", path, &hdrs, r#"{"model":"gpt-5.4-mini"}"#).await;
+        assert_eq!(status, 200, "{body}");
+        assert_hardened(&h);
+        assert_no_secrets(&body);
+        let saved = std::fs::read_to_string(&file).unwrap();
+        assert!(saved.starts_with("# mine\n"), "{saved}");
+        assert!(saved.contains("model = \"gpt-5.4-mini\""), "{saved}");
+        let rt = state.runtime.load();
+        assert_eq!(rt.config.router.model, "gpt-5.4-mini");
+        let m = state.models.load();
+        assert_eq!(rt.engine.router_model(&m.facts).unwrap().id, "gpt-5.4-mini");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["router"]["mode"], "manual");
+        assert_eq!(v["router"]["effective"], "gpt-5.4-mini");
+
+        // Unknown and non-chat models are refused and change nothing.
+        let (status, _, body) = call(&state, "POST", path, &hdrs, r#"{"model":"gpt-9"}"#).await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _, _) = call(
+            &state,
+            "POST",
+            path,
+            &hdrs,
+            r#"{"model":"text-embedding-3-small"}"#,
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), saved);
+
+        // Automatic removes the key again.
+        let (status, _, body) = call(&state, "POST", path, &hdrs, r#"{"model":null}"#).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            !std::fs::read_to_string(&file)
+                .unwrap()
+                .contains("gpt-5.4-mini")
+        );
+        assert_eq!(state.runtime.load().config.router.model, "");
+    }
+}

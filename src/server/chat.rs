@@ -28,6 +28,7 @@ use crate::engine::rewrite::{self, BodyFacts, Edits};
 use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features};
 use crate::error::ApiError;
 use crate::upstream::{Upstream, UpstreamError, apply_headers, pass_headers};
+use crate::usage::UsageRecord;
 
 /// The fields every request needs, parsed without building a JSON tree of the messages
 /// (a pass-through request is never fully parsed).
@@ -128,6 +129,7 @@ struct RequestLog {
     outcome: &'static str,
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    started_unix_ms: i64,
 }
 
 impl RequestLog {
@@ -150,6 +152,7 @@ impl RequestLog {
             outcome: "client_closed",
             prompt_tokens: None,
             completion_tokens: None,
+            started_unix_ms: crate::usage::now_unix_ms(),
         }
     }
 
@@ -228,6 +231,7 @@ impl Drop for RequestLog {
         stats.record(self.status, self.target.as_deref(), recent);
         let models = self.state.models.load();
         let target = self.target.as_deref().unwrap_or("");
+        let total_ms = self.started.elapsed().as_millis() as u64;
         let cost = match (self.prompt_tokens, self.completion_tokens) {
             (None, None) => None,
             (p, c) => models
@@ -241,7 +245,7 @@ impl Drop for RequestLog {
             routed: d.is_some(),
             router_ms: d.map_or(0, |d| d.router_ms),
             answer_ms: self.answer_ms,
-            total_ms: self.started.elapsed().as_millis() as u64,
+            total_ms,
             prompt_tokens: self.prompt_tokens,
             completion_tokens: self.completion_tokens,
             cost_usd: cost,
@@ -249,6 +253,54 @@ impl Drop for RequestLog {
             fallback_policy: self.source == DecisionSource::FallbackPolicy,
             extra_attempts: self.attempts.len().saturating_sub(1) as u64,
         });
+        if let Some(sink) = self.state.usage.get()
+            && sink.is_enabled()
+            // Requests rejected before a model was involved are not usage.
+            && self.target.is_some()
+        {
+            let (strongest_model, strongest_cost_usd) = match d {
+                Some(d) => {
+                    let cands: Vec<&crate::catalog::ModelFacts> =
+                        d.candidates.iter().filter_map(|c| models.get(c)).collect();
+                    if cands.is_empty() {
+                        (None, None)
+                    } else {
+                        let s = crate::engine::policy::strongest(&cands);
+                        let c = match (self.prompt_tokens, self.completion_tokens) {
+                            (None, None) => None,
+                            (p, c) => s.cost(p.unwrap_or(0), c.unwrap_or(0)),
+                        };
+                        (Some(s.id.clone()), c)
+                    }
+                }
+                None => (None, None),
+            };
+            sink.record(UsageRecord {
+                at_unix_ms: self.started_unix_ms + total_ms as i64,
+                request_id: self.request_id.clone(),
+                model: self.model.clone(),
+                mode: d.map(|d| d.mode.as_str().to_string()),
+                target: target.to_string(),
+                decision: self.source.as_str().to_string(),
+                effort: d.and_then(|d| d.applied_effort).map(str::to_string),
+                reason: d.map(|d| d.reason.clone()).filter(|r| !r.is_empty()),
+                attempts: self.attempts.len() as u32,
+                status: self.status,
+                stream: self.stream,
+                router_ms: d.map_or(0, |d| d.router_ms),
+                answer_ms: self.answer_ms,
+                total_ms,
+                prompt_tokens: self.prompt_tokens,
+                completion_tokens: self.completion_tokens,
+                cost_usd: cost,
+                router_model: d.and_then(|d| d.router_model.clone()),
+                router_prompt_tokens: d.and_then(|d| d.router_prompt_tokens),
+                router_completion_tokens: d.and_then(|d| d.router_completion_tokens),
+                router_cost_usd: d.and_then(|d| d.router_cost),
+                strongest_model,
+                strongest_cost_usd,
+            });
+        }
     }
 }
 

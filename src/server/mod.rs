@@ -45,7 +45,7 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "port {port} on {host} is already in use; stop whatever uses it or pick another port with `llm-router config set server.port <port>` (or PORT=<port>)"
+        "port {port} on {host} is already in use; stop whatever uses it, or pick another port: `llm-router start --port <port>` once, or `llm-router config set server.port <port>` for good"
     )]
     PortInUse { host: String, port: u16 },
     #[error("cannot listen on {addr}: {source}")]
@@ -114,6 +114,8 @@ pub struct AppState {
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
     /// The usage database the admin page and `status` read (set when accounting is on).
     pub usage_db: std::sync::OnceLock<std::path::PathBuf>,
+    /// Where finished requests are recorded (set when accounting is on).
+    pub usage: std::sync::OnceLock<crate::usage::UsageSink>,
 }
 
 impl AppState {
@@ -136,6 +138,7 @@ impl AppState {
             demo,
             config_path: std::sync::OnceLock::new(),
             usage_db: std::sync::OnceLock::new(),
+            usage: std::sync::OnceLock::new(),
         })
     }
 

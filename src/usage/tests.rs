@@ -456,6 +456,10 @@ fn schema_version_is_recorded_and_reopen_is_idempotent() {
     let path = dir.path().join("usage.sqlite3");
     write_all(&path, [rec(1, 1)]);
     write_all(&path, [rec(2, 2)]);
+    assert!(
+        !dir.path().join("usage.sqlite3-wal").exists(),
+        "a stopped writer has closed its connection and checkpointed the WAL"
+    );
     let conn = rusqlite::Connection::open(&path).unwrap();
     assert_eq!(
         schema::current_version(&conn).unwrap(),

@@ -147,7 +147,7 @@ pub fn start(
     let (sink, rx) = UsageSink::channel(CHANNEL_CAPACITY);
     let stop = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::sync_channel(1);
-    let mut writer = Writer {
+    let writer = Writer {
         conn,
         path: path.to_path_buf(),
         rx,
@@ -163,6 +163,8 @@ pub fn start(
     std::thread::Builder::new()
         .name("usage-writer".into())
         .spawn(move || {
+            // `run` consumes the writer, so the connection is closed (and the WAL
+            // checkpointed into the main file) before `flush_and_stop` hears it is done.
             writer.run();
             let _ = done_tx.send(());
         })
@@ -268,7 +270,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(&mut self) {
+    fn run(mut self) {
         self.apply_retention();
         let mut last_retention = Instant::now();
         let mut batch: Vec<UsageRecord> = Vec::with_capacity(BATCH_MAX);
