@@ -93,6 +93,24 @@ pub fn run(args: &Args, _config_path: Option<&Path>) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// "12 requests, $0.0421 spent ($0.0009 on routing), saved $0.3100 vs always-strongest".
+fn usage_line(s: &Value, period: &str) -> String {
+    let Some(t) = get(s, &["usage", period]) else {
+        return match get(s, &["usage", "error"]).and_then(Value::as_str) {
+            Some(e) => format!("usage unavailable: {e}"),
+            None => "usage accounting is off (usage.enabled)".into(),
+        };
+    };
+    let f = |k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    format!(
+        "{} requests, ${:.4} spent (${:.4} on routing), saved ${:.4} vs always-strongest",
+        t.get("requests").and_then(Value::as_u64).unwrap_or(0),
+        f("spend_usd"),
+        f("router_spend_usd"),
+        f("saved_usd"),
+    )
+}
+
 fn str_of<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     get(v, path).and_then(Value::as_str)
 }
@@ -210,6 +228,8 @@ fn print_human(s: &Value, recent: usize) {
         ("CPU", process.0),
         ("Memory", process.1),
         ("Requests", requests),
+        ("Today", usage_line(s, "today")),
+        ("Last 7 days", usage_line(s, "last_7_days")),
     ]));
 
     if let Some(per) = get(s, &["stats", "per_target"]).and_then(Value::as_object)

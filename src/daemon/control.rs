@@ -249,5 +249,23 @@ fn status(d: &Daemon) -> Value {
         "models": models.facts.len(),
         "stats": st.stats.view(),
         "health": st.health.snapshot(Instant::now()),
+        "usage": usage_totals(st),
     })
+}
+
+/// Today's and the last 7 days' totals from the usage database, when accounting is on.
+fn usage_totals(st: &crate::server::AppState) -> Value {
+    let Some(db) = st.usage_db.get() else {
+        return Value::Null;
+    };
+    let now = crate::usage::now_unix_ms();
+    let read = || -> Result<Value, crate::usage::UsageError> {
+        let r = crate::usage::UsageReader::open(db)?;
+        Ok(json!({
+            "db": db,
+            "today": r.totals(crate::usage::utc_day_start(now))?,
+            "last_7_days": r.totals(now - 7 * 24 * 3600 * 1000)?,
+        }))
+    };
+    read().unwrap_or_else(|e| json!({"db": db, "error": e.to_string()}))
 }
