@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the upstream''s models with prices, context and capabilities')
             [CompletionResult]::new('route-test', 'route-test', [CompletionResultType]::ParameterValue, 'Show which model a prompt would be routed to, without answering it')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Read or change the configuration file')
+            [CompletionResult]::new('usage', 'usage', [CompletionResultType]::ParameterValue, 'Show requests, spend and savings from the usage database')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Print the environment variables that point OpenAI clients at the gateway')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Run the simulated relay alone (for tests and benchmarks)')
@@ -188,6 +189,15 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
         'llm-router;config;help;help' {
             break
         }
+        'llm-router;usage' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Start of the period: 30m, 24h, 7d, 4w (back from now), a UTC date (2026-11-01), or all')
+            [CompletionResult]::new('--by', '--by', [CompletionResultType]::ParameterName, 'Group the breakdown by the model that answered, the UTC day, or the virtual model')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON: `{"since", "since_unix_ms", "by", "db", "totals", "rows"}`')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'llm-router;env' {
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Shell syntax to print [default: detected from the environment]')
             [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'Shell syntax to print [default: detected from the environment]')
@@ -232,6 +242,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the upstream''s models with prices, context and capabilities')
             [CompletionResult]::new('route-test', 'route-test', [CompletionResultType]::ParameterValue, 'Show which model a prompt would be routed to, without answering it')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Read or change the configuration file')
+            [CompletionResult]::new('usage', 'usage', [CompletionResultType]::ParameterValue, 'Show requests, spend and savings from the usage database')
             [CompletionResult]::new('env', 'env', [CompletionResultType]::ParameterValue, 'Print the environment variables that point OpenAI clients at the gateway')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Run the simulated relay alone (for tests and benchmarks)')
@@ -282,6 +293,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-router' -ScriptBlock {
             break
         }
         'llm-router;help;config;edit' {
+            break
+        }
+        'llm-router;help;usage' {
             break
         }
         'llm-router;help;env' {

@@ -52,6 +52,9 @@ _llm__router() {
             llm__router,stop)
                 cmd="llm__router__subcmd__stop"
                 ;;
+            llm__router,usage)
+                cmd="llm__router__subcmd__usage"
+                ;;
             llm__router__subcmd__config,edit)
                 cmd="llm__router__subcmd__config__subcmd__edit"
                 ;;
@@ -130,6 +133,9 @@ _llm__router() {
             llm__router__subcmd__help,stop)
                 cmd="llm__router__subcmd__help__subcmd__stop"
                 ;;
+            llm__router__subcmd__help,usage)
+                cmd="llm__router__subcmd__help__subcmd__usage"
+                ;;
             llm__router__subcmd__help__subcmd__config,edit)
                 cmd="llm__router__subcmd__help__subcmd__config__subcmd__edit"
                 ;;
@@ -155,7 +161,7 @@ _llm__router() {
 
     case "${cmd}" in
         llm__router)
-            opts="-h -V --config --help --version init start stop status models route-test config env completions sim healthcheck help"
+            opts="-h -V --config --help --version init start stop status models route-test config usage env completions sim healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,7 +483,7 @@ _llm__router() {
             return 0
             ;;
         llm__subcmd__router__subcmd__help)
-            opts="init start stop status models route-test config env completions sim healthcheck help"
+            opts="init start stop status models route-test config usage env completions sim healthcheck help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -742,6 +748,20 @@ _llm__router() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__router__subcmd__help__subcmd__usage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__router__subcmd__init)
             opts="-y -h --provider --base-url --api-key-env --api-key --router-key --generate-router-key --port --no-probe --yes --force --list-providers --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -939,6 +959,32 @@ _llm__router() {
             case "${prev}" in
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__router__subcmd__usage)
+            opts="-h --since --by --json --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -W "model day mode" -- "${cur}"))
                     return 0
                     ;;
                 --config)

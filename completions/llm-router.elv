@@ -30,6 +30,7 @@ set edit:completion:arg-completer[llm-router] = {|@words|
             cand models 'List the upstream''s models with prices, context and capabilities'
             cand route-test 'Show which model a prompt would be routed to, without answering it'
             cand config 'Read or change the configuration file'
+            cand usage 'Show requests, spend and savings from the usage database'
             cand env 'Print the environment variables that point OpenAI clients at the gateway'
             cand completions 'Print a shell completion script'
             cand sim 'Run the simulated relay alone (for tests and benchmarks)'
@@ -163,6 +164,14 @@ set edit:completion:arg-completer[llm-router] = {|@words|
         }
         &'llm-router;config;help;help'= {
         }
+        &'llm-router;usage'= {
+            cand --since 'Start of the period: 30m, 24h, 7d, 4w (back from now), a UTC date (2026-11-01), or all'
+            cand --by 'Group the breakdown by the model that answered, the UTC day, or the virtual model'
+            cand --config 'Config file to use instead of the default (also LLM_ROUTER_CONFIG)'
+            cand --json 'Print JSON: `{"since", "since_unix_ms", "by", "db", "totals", "rows"}`'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'llm-router;env'= {
             cand -s 'Shell syntax to print [default: detected from the environment]'
             cand --shell 'Shell syntax to print [default: detected from the environment]'
@@ -203,6 +212,7 @@ set edit:completion:arg-completer[llm-router] = {|@words|
             cand models 'List the upstream''s models with prices, context and capabilities'
             cand route-test 'Show which model a prompt would be routed to, without answering it'
             cand config 'Read or change the configuration file'
+            cand usage 'Show requests, spend and savings from the usage database'
             cand env 'Print the environment variables that point OpenAI clients at the gateway'
             cand completions 'Print a shell completion script'
             cand sim 'Run the simulated relay alone (for tests and benchmarks)'
@@ -240,6 +250,8 @@ set edit:completion:arg-completer[llm-router] = {|@words|
         &'llm-router;help;config;path'= {
         }
         &'llm-router;help;config;edit'= {
+        }
+        &'llm-router;help;usage'= {
         }
         &'llm-router;help;env'= {
         }

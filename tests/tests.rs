@@ -7,6 +7,8 @@ mod util;
 mod cli_cmds;
 /// `install.sh` into a temporary prefix.
 mod install;
+/// `llm-router usage` against a database the test writes.
+mod usage;
 /// The daemon lifecycle through the real binary: start, status, stop, races, reload.
 mod daemon;
 /// `env` and `completions`: snapshots and real shells.

@@ -14,6 +14,7 @@ pub mod sim;
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ pub enum Command {
     RouteTest(route_test::Args),
     /// Read or change the configuration file.
     Config(config::Args),
+    /// Show requests, spend and savings from the usage database.
+    Usage(usage::Args),
     /// Print the environment variables that point OpenAI clients at the gateway.
     Env(env::Args),
     /// Print a shell completion script.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(a) => models::run(a, cfg),
         Command::RouteTest(a) => route_test::run(a, cfg),
         Command::Config(a) => config::run(a, cfg),
+        Command::Usage(a) => usage::run(a, cfg),
         Command::Env(a) => env::run(a, cfg),
         Command::Completions(a) => completions::run(a, cfg),
         Command::Sim(a) => sim::run(a, cfg),

@@ -1,0 +1,190 @@
+"""Fixtures for the real-browser test of /admin: headless Chromium over WebDriver (Selenium),
+a simulated relay and the real llm-router binary started in the foreground.
+
+Same pattern as tests/sdk/conftest.py (kept separate so both suites can run in one pytest
+session without two modules named `conftest` clashing). Chromium and chromedriver come from
+the system's packages (`apt-get install chromium chromium-driver`); when either is missing
+the tests are skipped with the reason printed.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUTER_KEY = "router-key-for-browser-tests"
+RELAY_KEY = "relay-key-for-browser-tests-123456"
+CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
+
+
+def binary() -> str:
+    b = os.environ.get("LLM_ROUTER_BIN") or str(ROOT / "target" / "debug" / "llm-router")
+    if not Path(b).exists():
+        pytest.fail(f"llm-router binary not found at {b}: run `cargo build` first")
+    return b
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception as e:  # not up yet
+            last = e
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up: {last}")
+
+
+def http(method: str, url: str, body=None, headers=None):
+    """(status, headers, parsed JSON or text) without raising on 4xx/5xx."""
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, h, raw = r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        status, h, raw = e.code, e.headers, e.read()
+    try:
+        return status, h, json.loads(raw)
+    except ValueError:
+        return status, h, raw.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def browser_bins():
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        reason = f"headless browser test skipped: {', '.join(missing)} not installed (apt-get install chromium chromium-driver)"
+        print(reason)
+        pytest.skip(reason)
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        reason = "headless browser test skipped: selenium is not installed (pip install selenium)"
+        print(reason)
+        pytest.skip(reason)
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture(scope="session")
+def driver(browser_bins):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = browser_bins
+    profile = tempfile.mkdtemp(prefix="llm-router-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1800",
+    ):
+        opts.add_argument(flag)
+    d = webdriver.Chrome(service=Service(executable_path=chromedriver), options=opts)
+    d.set_page_load_timeout(30)
+    d.set_script_timeout(30)
+    yield d
+    d.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+class Sim:
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+
+@pytest.fixture(scope="session")
+def sim():
+    proc = subprocess.Popen(
+        [binary(), "sim", "--port", "0", "--require-key", RELAY_KEY],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline().strip()
+    url = line.rsplit(" ", 1)[-1]
+    assert url.startswith("http://127.0.0.1:"), line
+    yield Sim(url)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gateway(sim, tmp_path_factory):
+    """A real gateway with a router key, started from a config file the page may edit."""
+    home = tmp_path_factory.mktemp("admin-gw")
+    port = free_port()
+    cfg = home / "config.toml"
+    cfg.write_text(
+        f"""# written by tests/browser; the admin page edits this file
+[server]
+port = {port}
+api_key = "{ROUTER_KEY}"
+
+[upstream]
+base_url = "{sim.base_url}/v1"
+api_key = "{RELAY_KEY}"
+first_byte_timeout_ms = 5000
+
+[router]
+timeout_ms = 3000
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "UPSTREAM_", "LLM_ROUTER_", "ROUTER_"))}
+    env.update(
+        LLM_ROUTER_STATE_DIR=str(home / "state"),
+        LLM_ROUTER_RUNTIME_DIR=str(home / "run"),
+        LLM_ROUTER_CONFIG_DIR=str(home),
+        LLM_ROUTER_LOG="info",
+    )
+    log = open(home / "gateway.log", "w")
+    proc = subprocess.Popen(
+        [binary(), "--config", str(cfg), "start", "--foreground"],
+        env=env,
+        cwd=home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/health")
+        # The page's model table needs the relay's list; the gateway fetches it at start.
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            _, _, h = http("GET", base + "/health")
+            if isinstance(h, dict) and h.get("models", 0) > 0:
+                break
+            time.sleep(0.1)
+    except Exception:
+        proc.kill()
+        raise RuntimeError((home / "gateway.log").read_text())
+    yield {"base": base, "port": port, "config": cfg, "log": home / "gateway.log", "home": home}
+    proc.terminate()
+    proc.wait(timeout=40)
+    log.close()
