@@ -221,7 +221,13 @@ impl Config {
         }
         // Only look at the path, so a host literally named `v1` is not mistaken for it.
         let (base, path) = split_http_url(raw).unwrap_or(("", raw.trim_end_matches('/')));
-        if path.ends_with("/v1") {
+        // A base that already ends in an API version (`/v1`, `/v4`, `/api/paas/v4`) is kept:
+        // some OpenAI-compatible relays are not at `/v1`.
+        let last = path.rsplit('/').next().unwrap_or("");
+        let versioned = last.len() >= 2
+            && last.starts_with('v')
+            && last[1..].bytes().all(|b| b.is_ascii_digit());
+        if versioned {
             Some(format!("{base}{path}"))
         } else {
             Some(format!("{base}{path}/v1"))
@@ -255,6 +261,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_api_versions_are_kept() {
+        let mut c = Config::default();
+        for (given, want) in [
+            ("https://open.bigmodel.cn/api/paas/v4", "https://open.bigmodel.cn/api/paas/v4"),
+            ("https://x/v3/", "https://x/v3"),
+            ("https://x/vision", "https://x/vision/v1"),
+            ("https://v1.example.com", "https://v1.example.com/v1"),
+        ] {
+            c.upstream.base_url = given.into();
+            assert_eq!(c.upstream_v1_base().as_deref(), Some(want), "{given}");
+        }
+    }
 
     fn with_base(url: &str) -> Config {
         let mut c = Config::default();
