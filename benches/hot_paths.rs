@@ -38,7 +38,8 @@ fn sse(c: &mut Criterion) {
 }
 
 fn conversation(bytes: usize) -> Value {
-    let para = "The service keeps failing under load when the queue backs up; we need to find out why. ";
+    let para =
+        "The service keeps failing under load when the queue backs up; we need to find out why. ";
     let mut msgs = vec![json!({"role": "system", "content": "You are a senior engineer."})];
     let mut size = 0;
     let mut i = 0;
@@ -81,8 +82,14 @@ impl RouterCaller for Instant {
 
 fn routing_stage(c: &mut Criterion) {
     let upstream: Vec<Value> = [
-        "gpt-5.4-mini", "gpt-4.1-nano", "gpt-5.3-codex", "gpt-5.4", "gpt-5.5",
-        "claude-sonnet-4-5", "deepseek-chat", "text-embedding-3-small",
+        "gpt-5.4-mini",
+        "gpt-4.1-nano",
+        "gpt-5.3-codex",
+        "gpt-5.4",
+        "gpt-5.5",
+        "claude-sonnet-4-5",
+        "deepseek-chat",
+        "text-embedding-3-small",
     ]
     .iter()
     .map(|id| json!({"id": id, "object": "model"}))
@@ -91,7 +98,9 @@ fn routing_stage(c: &mut Criterion) {
     let engine = Engine::new(RouterConfig::default(), Arc::new(Health::new()));
     let body = conversation(100_000);
     let raw = serde_json::to_vec(&body).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("routing_stage");
     g.bench_function("parse_features_candidates_prompt_decide_100kb", |b| {
         b.iter(|| {

@@ -41,7 +41,9 @@ fn parse_args() -> Result<Args, String> {
             "--body" => body = Some(Bytes::from(v()?)),
             "--body-file" => {
                 let p = v()?;
-                body = Some(Bytes::from(std::fs::read(&p).map_err(|e| format!("{p}: {e}"))?))
+                body = Some(Bytes::from(
+                    std::fs::read(&p).map_err(|e| format!("{p}: {e}"))?,
+                ))
             }
             "-c" | "--concurrency" => concurrency = v()?.parse().map_err(|e| format!("{e}"))?,
             "-d" | "--duration" => {
@@ -83,7 +85,10 @@ async fn worker(
 ) -> Stats {
     let mut st = Stats::default();
     let host = url.authority().map(|a| a.to_string()).unwrap_or_default();
-    let path = url.path_and_query().map(|p| p.to_string()).unwrap_or("/".into());
+    let path = url
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or("/".into());
     'conn: while Instant::now() < deadline {
         let Ok(tcp) = tokio::net::TcpStream::connect(&host).await else {
             st.errors += 1;
@@ -131,7 +136,8 @@ async fn worker(
                         if let Some(d) = f.data_ref() {
                             let now = Instant::now();
                             if first {
-                                st.ttfb_us.push(now.duration_since(start).as_micros() as u32);
+                                st.ttfb_us
+                                    .push(now.duration_since(start).as_micros() as u32);
                                 first = false;
                             } else {
                                 st.gaps_us.push(now.duration_since(last).as_micros() as u32);

@@ -1195,13 +1195,21 @@ async fn streamed_usage_is_counted_but_hidden_from_clients_that_did_not_ask() {
     assert_eq!(text.matches("[DONE]").count(), 1);
     // The tokens were still counted.
     let m = metrics_text(&gw).await;
-    assert!(metric(&m, "llm_router_tokens_total{target=\"gpt-5.5\",kind=\"completion\"}") > 0.0, "{m}");
+    assert!(
+        metric(
+            &m,
+            "llm_router_tokens_total{target=\"gpt-5.5\",kind=\"completion\"}"
+        ) > 0.0,
+        "{m}"
+    );
     assert!(metric(&m, "llm_router_cost_usd_total{target=\"gpt-5.5\"}") > 0.0);
 
     // A client that asked gets the usage chunk with `choices: []`.
     let r = gw
-        .chat(json!({"model": "gpt-5.5", "stream": true, "stream_options": {"include_usage": true},
-            "messages": user("hello")}))
+        .chat(
+            json!({"model": "gpt-5.5", "stream": true, "stream_options": {"include_usage": true},
+            "messages": user("hello")}),
+        )
         .await;
     let text = read_all(r).await;
     assert!(text.contains("\"usage\":{"));
@@ -1213,7 +1221,13 @@ async fn relay_rejecting_stream_options_is_retried_without_them() {
     let gw = TestGateway::start(|_| {}).await;
     gw.sim.script(
         "gpt-5.5",
-        json_step(400, error_json(400, "Unrecognized request argument supplied: stream_options")),
+        json_step(
+            400,
+            error_json(
+                400,
+                "Unrecognized request argument supplied: stream_options",
+            ),
+        ),
     );
     let r = gw
         .chat(json!({"model": "gpt-5.5", "stream": true, "messages": user("x")}))
@@ -1230,17 +1244,26 @@ async fn metrics_move_with_requests() {
     let gw = TestGateway::start(|_| {}).await;
     let before = metrics_text(&gw).await;
     assert!(before.contains("# TYPE llm_router_requests_total counter"));
-    gw.chat(json!({"model": "auto", "messages": user("hi")})).await;
+    gw.chat(json!({"model": "auto", "messages": user("hi")}))
+        .await;
     gw.sim.script(ROUTER, Step::Hang);
     gw.state.runtime.load(); // no-op: keep the config
     let m = metrics_text(&gw).await;
-    assert!(metric(&m, "llm_router_requests_total{model=\"auto\"") >= 1.0, "{m}");
+    assert!(
+        metric(&m, "llm_router_requests_total{model=\"auto\"") >= 1.0,
+        "{m}"
+    );
     assert!(metric(&m, "llm_router_router_stage_seconds_count") >= 1.0);
     assert!(metric(&m, "llm_router_request_duration_seconds_count") >= 1.0);
     assert_eq!(metric(&m, "llm_router_upstream_up"), 1.0);
     // With a router key, /metrics needs it too.
     let gw = TestGateway::start(|c| c.server.api_key = "metrics-key-123".into()).await;
-    let r = gw.client.get(format!("{}/metrics", gw.url)).send().await.unwrap();
+    let r = gw
+        .client
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = gw
         .client
@@ -1260,7 +1283,9 @@ async fn requests_are_accounted_with_tokens_and_costs() {
     let (sink, writer) = llm_router::usage::start(&db, 0).unwrap();
     gw.state.usage.set(sink).ok().unwrap();
     gw.sim.script(ROUTER, router_says("gpt-5.5", "high"));
-    let r = gw.chat(json!({"model": "auto", "messages": user("hard question")})).await;
+    let r = gw
+        .chat(json!({"model": "auto", "messages": user("hard question")}))
+        .await;
     let answer: Value = r.json().await.unwrap();
     let r = gw
         .chat(json!({"model": "gpt-5.4-mini", "stream": true, "messages": user("stream me")}))

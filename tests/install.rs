@@ -9,7 +9,11 @@ fn repo() -> &'static Path {
 
 #[test]
 fn install_sh_is_shellcheck_clean() {
-    if Command::new("shellcheck").arg("--version").output().is_err() {
+    if Command::new("shellcheck")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("note: shellcheck not installed; skipping (CI installs it)");
         return;
     }
@@ -65,8 +69,10 @@ fn install_into_a_prefix_then_uninstall() {
     let out = run(&["--uninstall", "--prefix", p]);
     assert!(out.status.success());
     assert!(!bin.exists());
-    assert!(!prefix
-        .path()
-        .join("share/zsh/site-functions/_llm-router")
-        .exists());
+    assert!(
+        !prefix
+            .path()
+            .join("share/zsh/site-functions/_llm-router")
+            .exists()
+    );
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the whole test suite: Rust unit and integration tests, then the real-client tests
-# (the official OpenAI Python SDK, the pty-driven `init`) against the real binary.
+# (the official OpenAI Python SDK, the admin page in headless Chromium) against the real binary.
 # Usage: tests/run.sh            (from anywhere inside the repository)
 set -eu
 
@@ -12,11 +12,11 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "tests/run.sh: creating $venv for the SDK tests" >&2
     python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import openai, pytest, pexpect' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import openai, pytest, pexpect, selenium' 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 fi
 
 cargo build --quiet
 cargo test --quiet --all-targets -- --test-threads="${TEST_THREADS:-4}"
 
-LLM_ROUTER_BIN="$root/target/debug/llm-router" "$venv/bin/python" -m pytest -q tests/sdk
+LLM_ROUTER_BIN="$root/target/debug/llm-router" "$venv/bin/python" -m pytest -q tests/sdk tests/browser

@@ -5,13 +5,13 @@ mod util;
 
 /// `init`, `config`, `models`, `route-test` through the real binary.
 mod cli_cmds;
-/// `install.sh` into a temporary prefix.
-mod install;
-/// `llm-router usage` against a database the test writes.
-mod usage;
 /// The daemon lifecycle through the real binary: start, status, stop, races, reload.
 mod daemon;
 /// `env` and `completions`: snapshots and real shells.
 mod env_cmd;
 /// The gateway end to end against the scriptable simulated relay (issue: gateway).
 mod gateway;
+/// `install.sh` into a temporary prefix.
+mod install;
+/// `llm-router usage` against a database the test writes.
+mod usage;

@@ -36,7 +36,11 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
     s.read_to_string(&mut buf)
         .with_context(|| format!("no answer from {addr}"))?;
     let status_ok = buf.starts_with("HTTP/1.1 200");
-    anyhow::ensure!(status_ok, "gateway on {addr} answered: {}", buf.lines().next().unwrap_or(""));
+    anyhow::ensure!(
+        status_ok,
+        "gateway on {addr} answered: {}",
+        buf.lines().next().unwrap_or("")
+    );
     crate::ui::out(buf.split("\r\n\r\n").nth(1).unwrap_or("").trim());
     Ok(ExitCode::SUCCESS)
 }

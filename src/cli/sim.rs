@@ -36,7 +36,10 @@ pub fn run(args: &Args, _config_path: Option<&Path>) -> anyhow::Result<ExitCode>
     if let Some(t) = args.threads {
         b.worker_threads(t.max(1));
     }
-    let rt = b.enable_all().build().context("cannot start the async runtime")?;
+    let rt = b
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     rt.block_on(async {
         let opts = SimOptions {
             stream_chunks: args.chunks.max(1),

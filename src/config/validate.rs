@@ -266,7 +266,10 @@ mod tests {
     fn other_api_versions_are_kept() {
         let mut c = Config::default();
         for (given, want) in [
-            ("https://open.bigmodel.cn/api/paas/v4", "https://open.bigmodel.cn/api/paas/v4"),
+            (
+                "https://open.bigmodel.cn/api/paas/v4",
+                "https://open.bigmodel.cn/api/paas/v4",
+            ),
             ("https://x/v3/", "https://x/v3"),
             ("https://x/vision", "https://x/vision/v1"),
             ("https://v1.example.com", "https://v1.example.com/v1"),

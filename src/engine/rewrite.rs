@@ -196,7 +196,10 @@ mod tests {
         )
         .unwrap();
         assert!(!f.usage_added && f.client_wants_usage);
-        assert_eq!(parse(&out)["stream_options"], json!({"include_usage": true}));
+        assert_eq!(
+            parse(&out)["stream_options"],
+            json!({"include_usage": true})
+        );
         let (out, _) = edit(
             b"{}",
             &Edits {

@@ -494,16 +494,18 @@ async fn set_router_model(state: &Arc<AppState>, body: &[u8]) -> Result<Value, A
     let _guard = SAVE_LOCK.lock().await;
     let st = state.clone();
     let c = choice.clone();
-    let notes = tokio::task::spawn_blocking(move || write_and_reload(&st, &path, c.as_deref()))
+    tokio::task::spawn_blocking(move || write_and_reload(&st, &path, c.as_deref()))
         .await
         .map_err(|e| ApiError::internal(format!("saving the router model failed: {e}")))?
         .map_err(|e| {
-            ApiError::new(
-                500,
-                "server_error",
-                "config_write_failed",
-                crate::error::redact(&e.to_string(), &[]),
-            )
+            // Config errors quote values; make sure no key is among them.
+            let rt = state.runtime.load();
+            let secrets = [
+                rt.config.server.api_key.as_str(),
+                rt.config.upstream.api_key.as_str(),
+            ];
+            let message = crate::error::redact(&e.to_string(), &secrets);
+            ApiError::new(500, "server_error", "config_write_failed", message)
         })?;
     tracing::info!(
         router_model = choice.as_deref().unwrap_or("automatic"),
@@ -514,7 +516,6 @@ async fn set_router_model(state: &Arc<AppState>, body: &[u8]) -> Result<Value, A
     Ok(json!({
         "ok": true,
         "router": router_section(state, &rt, &m),
-        "notes": notes,
     }))
 }
 
@@ -528,12 +529,8 @@ enum SaveError {
 }
 
 /// Edit `router.model` in the file (validated before writing), then load the whole file
-/// as the daemon does and swap the runtime. Returns notes for the user.
-fn write_and_reload(
-    state: &AppState,
-    path: &Path,
-    model: Option<&str>,
-) -> Result<Vec<String>, SaveError> {
+/// as the daemon does and swap the runtime.
+fn write_and_reload(state: &AppState, path: &Path, model: Option<&str>) -> Result<(), SaveError> {
     match model {
         Some(id) => config::edit::set_and_validate(path, "router.model", id)?,
         None => config::edit::unset_and_validate(path, "router.model")?,
@@ -542,29 +539,23 @@ fn write_and_reload(
 }
 
 /// Build a runtime from the config file (environment and `.env` applied, as at start) and
-/// swap it in. The listener is already bound, so the running host and port are kept: a
-/// changed address applies at the next start, and command-line `--host/--port` survive.
-fn reload_from(state: &AppState, path: &Path) -> Result<Vec<String>, SaveError> {
+/// swap it in. The listener is already bound, so the running host and port are kept (a
+/// changed address only applies at the next start, and `--host/--port` given at start
+/// survive). Other edits made to the file by hand since the last load apply too, exactly as
+/// after `llm-router config set` with a running daemon.
+fn reload_from(state: &AppState, path: &Path) -> Result<(), SaveError> {
     let loaded = config::load(Some(path))?;
     let key = loaded.upstream_key(&|n| std::env::var(n).ok());
     let mut cfg = loaded.config;
-    let current = state.runtime.load();
-    let mut notes = Vec::new();
-    if cfg.server.port != current.config.server.port
-        || cfg.server.host != current.config.server.host
     {
-        notes.push(format!(
-            "the file's server address ({}:{}) applies at the next start; the gateway keeps {}",
-            cfg.server.host, cfg.server.port, state.addr
-        ));
+        let current = state.runtime.load();
+        cfg.server.port = current.config.server.port;
+        cfg.server.host = current.config.server.host.clone();
     }
-    cfg.server.port = current.config.server.port;
-    cfg.server.host = current.config.server.host.clone();
-    drop(current);
     cfg.validate()?;
     let runtime = Runtime::build(cfg, state.addr.port(), state.health.clone(), key)?;
     state.reload(runtime);
-    Ok(notes)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -425,7 +425,9 @@ async fn attempt(
                 effort = None;
                 continue;
             }
-            if facts.usage_added && (msg.contains("stream_options") || msg.contains("include_usage")) {
+            if facts.usage_added
+                && (msg.contains("stream_options") || msg.contains("include_usage"))
+            {
                 include_usage = false;
                 continue;
             }

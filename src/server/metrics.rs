@@ -125,7 +125,9 @@ impl Metrics {
         let key = (o.model.to_string(), o.target.to_string(), o.status);
         *s.requests.entry(key).or_default() += 1;
         if let Some(p) = o.prompt_tokens {
-            *s.tokens.entry((o.target.to_string(), "prompt")).or_default() += p;
+            *s.tokens
+                .entry((o.target.to_string(), "prompt"))
+                .or_default() += p;
         }
         if let Some(c) = o.completion_tokens {
             *s.tokens
@@ -214,7 +216,10 @@ impl Metrics {
             ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         }
         let gauges = [
             (

@@ -253,9 +253,7 @@ async fn route(
         p
     };
     match p {
-        _ if path == "/admin" || path.starts_with("/admin/") => {
-            admin::handle(state, rt, req).await
-        }
+        _ if path == "/admin" || path.starts_with("/admin/") => admin::handle(state, rt, req).await,
         "/health" => match method {
             Method::GET | Method::HEAD => models::health(state, rt),
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),

@@ -171,7 +171,10 @@ impl UsageTap {
             return false;
         };
         let usage = &v["usage"];
-        if let Some(p) = usage.get("prompt_tokens").and_then(serde_json::Value::as_u64) {
+        if let Some(p) = usage
+            .get("prompt_tokens")
+            .and_then(serde_json::Value::as_u64)
+        {
             self.prompt_tokens = Some(p);
         }
         if let Some(c) = usage
@@ -214,7 +217,9 @@ fn first_boundary(buf: &[u8]) -> Option<usize> {
     let mut i = 1;
     while i < buf.len() {
         let (a, b) = (buf[i - 1], buf[i]);
-        if (a == b'\n' && b == b'\n') || (a == b'\r' && b == b'\r' && buf.get(i + 1) != Some(&b'\n')) {
+        if (a == b'\n' && b == b'\n')
+            || (a == b'\r' && b == b'\r' && buf.get(i + 1) != Some(&b'\n'))
+        {
             return Some(i + 1);
         }
         if a == b'\r' && b == b'\n' && i >= 3 && buf[i - 2] == b'\n' && buf[i - 3] == b'\r' {
@@ -291,13 +296,15 @@ pub fn relay_body<G: EndGuard>(
                         return Some((out, st));
                     }
                     let msg = "the relay closed the stream in the middle of an event".to_string();
-                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
+                    st.guard
+                        .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(502, "stream_truncated", &msg), st));
                 }
                 Ok(Some(Err(e))) => {
                     st.done = true;
                     let msg = format!("the relay stream failed: {}", e.without_url());
-                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
+                    st.guard
+                        .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(502, "stream_error", &msg), st));
                 }
                 Err(_) => {
@@ -306,7 +313,8 @@ pub fn relay_body<G: EndGuard>(
                         "the relay sent nothing for {} s (upstream.idle_timeout_ms)",
                         st.idle.as_secs()
                     );
-                    st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
+                    st.guard
+                        .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(504, "stream_idle_timeout", &msg), st));
                 }
             }

@@ -18,13 +18,13 @@ fn rec(i: u64, at: i64) -> UsageRecord {
         1 | 2 => (Some("auto"), DECISION_ROUTER),
         _ => (Some("auto-coding"), DECISION_ROUTER),
     };
-    let decision = if i % 7 == 0 && mode.is_some() {
+    let decision = if i.is_multiple_of(7) && mode.is_some() {
         DECISION_FALLBACK
     } else {
         decision
     };
     let routed = mode.is_some();
-    let priced = i % 5 != 0;
+    let priced = !i.is_multiple_of(5);
     UsageRecord {
         at_unix_ms: at,
         request_id: format!("req-{i}"),
@@ -35,8 +35,8 @@ fn rec(i: u64, at: i64) -> UsageRecord {
         effort: routed.then(|| "low".to_string()),
         reason: routed.then(|| "short question".to_string()),
         attempts: 1 + (i % 2) as u32,
-        status: if i % 10 == 0 { 502 } else { 200 },
-        stream: i % 2 == 0,
+        status: if i.is_multiple_of(10) { 502 } else { 200 },
+        stream: i.is_multiple_of(2),
         router_ms: 10,
         answer_ms: 100,
         total_ms: 110,

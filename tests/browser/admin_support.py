@@ -1,5 +1,4 @@
-"""Helpers shared by the browser test and its fixtures (a uniquely named module, so running
-tests/sdk and tests/browser in one pytest session never mixes up their `conftest`s)."""
+"""Helpers shared by the browser test and its fixtures."""
 
 import json
 import os

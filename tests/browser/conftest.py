@@ -1,26 +1,22 @@
 """Fixtures for the real-browser test of /admin: headless Chromium over WebDriver (Selenium),
 a simulated relay and the real llm-router binary started in the foreground.
 
-Same pattern as tests/sdk/conftest.py (kept separate so both suites can run in one pytest
-session without two modules named `conftest` clashing). Chromium and chromedriver come from
+Same pattern as tests/sdk/conftest.py; shared helpers live in `admin_support.py`. Chromium and chromedriver come from
 the system's packages (`apt-get install chromium chromium-driver`); when either is missing
 the tests are skipped with the reason printed.
 """
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from admin_support import CHROMEDRIVER, CHROMIUM, RELAY_KEY, ROUTER_KEY, binary, free_port, http, wait_http
+from .admin_support import CHROMEDRIVER, CHROMIUM, RELAY_KEY, ROUTER_KEY, binary, free_port, http, wait_http
+
 
 @pytest.fixture(scope="session")
 def browser_bins():

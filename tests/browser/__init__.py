@@ -1,0 +1,1 @@
+"""The real-browser test of /admin (a package, so its conftest never shadows tests/sdk/conftest.py)."""
