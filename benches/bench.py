@@ -123,8 +123,16 @@ class Proc:
                 os.killpg(self.p.pid, signal.SIGKILL)
 
 
+def body_file(body):
+    """Bodies go through a file: a 1 MiB image does not fit on a command line."""
+    f = tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json", delete=False)
+    f.write(body.encode())
+    f.close()
+    return f.name
+
+
 def loadgen(url, body, conc, duration, cpu_list, headers=(), requests=None):
-    cmd = [str(LOADGEN), "--url", url, "--body", body, "-c", str(conc), "-d", str(duration)]
+    cmd = [str(LOADGEN), "--url", url, "--body-file", body_file(body), "-c", str(conc), "-d", str(duration)]
     for h in headers:
         cmd += ["-H", h]
     if requests:
@@ -251,7 +259,7 @@ def soak(t, body, n, cpu_list):
     log(f"soak: {n} requests through llm-router")
     pid = t["pid"]
     samples = [tree_rss(pid)]
-    p = subprocess.Popen(pinned([str(LOADGEN), "--url", t["url"] + "/v1/chat/completions", "--body", body,
+    p = subprocess.Popen(pinned([str(LOADGEN), "--url", t["url"] + "/v1/chat/completions", "--body-file", body_file(body),
                                  "-c", "32", "-d", "3600", "-n", str(n)], cpu_list),
                          stdout=subprocess.PIPE, text=True)
     while p.poll() is None:

@@ -5,13 +5,13 @@
 //! ever formats a request body or a key: the request log line carries ids, models, statuses
 //! and durations only.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Mutex;
-
-use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::LogConfig;
 
@@ -33,24 +33,85 @@ fn filter(cfg: &LogConfig) -> Result<EnvFilter, LogError> {
     EnvFilter::try_new(&spec).map_err(|_| LogError::Filter(spec))
 }
 
-/// Keeps the background log writer alive; taken and dropped by [`flush`].
-static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+/// Buffered lines are written out this often by the flusher thread.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Past this many buffered bytes the logging thread writes itself (backpressure, no loss).
+const MAX_BUFFERED: usize = 4 * 1024 * 1024;
 
-/// Log lines are handed to a writer thread so a request never waits on a write syscall;
-/// the queue is lossless (a full queue applies backpressure rather than dropping lines).
-fn writer<W: std::io::Write + Send + 'static>(w: W) -> NonBlocking {
-    let (nb, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(64 * 1024)
-        .finish(w);
-    *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
-    nb
+/// Log lines go into a shared buffer that a flusher thread writes out every
+/// [`FLUSH_EVERY`]. A request never waits on a write syscall and never wakes another thread:
+/// a per-line hand-off (a channel to a writer thread) cost a context switch per request.
+struct Buffered {
+    buf: Mutex<Vec<u8>>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Buffered {
+    fn write_out(&self) {
+        let pending = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        if !pending.is_empty() {
+            let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = out.write_all(&pending);
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The writer handed to tracing: one clone per event, appending to the shared buffer.
+#[derive(Clone)]
+struct BufferedWriter(Arc<Buffered>);
+
+impl Write for BufferedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let full = {
+            let mut b = self.0.buf.lock().unwrap_or_else(|e| e.into_inner());
+            b.extend_from_slice(data);
+            b.len() >= MAX_BUFFERED
+        };
+        if full {
+            self.0.write_out();
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BufferedWriter {
+    type Writer = BufferedWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+static SINK: OnceLock<Arc<Buffered>> = OnceLock::new();
+
+fn writer(w: Box<dyn Write + Send>) -> BufferedWriter {
+    let b = Arc::new(Buffered {
+        buf: Mutex::new(Vec::with_capacity(64 * 1024)),
+        out: Mutex::new(w),
+    });
+    if SINK.set(b.clone()).is_ok() {
+        let flusher = b.clone();
+        let _ = std::thread::Builder::new()
+            .name("log-flush".into())
+            .spawn(move || {
+                loop {
+                    std::thread::park_timeout(FLUSH_EVERY);
+                    flusher.write_out();
+                }
+            });
+    }
+    BufferedWriter(b)
 }
 
 /// Write out buffered log lines; call before the process exits.
 pub fn flush() {
-    let guard = GUARD.lock().unwrap_or_else(|e| e.into_inner()).take();
-    drop(guard);
+    if let Some(b) = SINK.get() {
+        b.write_out();
+    }
 }
 
 /// Log to stderr (foreground) or append to `file` (daemon). Safe to call once per process;
@@ -80,7 +141,7 @@ pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
                 .json()
                 .flatten_event(true)
                 .with_current_span(false)
-                .with_writer(writer(f))
+                .with_writer(writer(Box::new(f)))
                 .try_init();
         }
         None => {
@@ -94,12 +155,12 @@ pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
-                    .with_writer(writer(std::io::stderr()))
+                    .with_writer(writer(Box::new(std::io::stderr())))
                     .try_init();
             } else {
                 let _ = builder
                     .compact()
-                    .with_writer(writer(std::io::stderr()))
+                    .with_writer(writer(Box::new(std::io::stderr())))
                     .try_init();
             }
         }

@@ -73,15 +73,26 @@ pub struct Observation<'a> {
     pub extra_attempts: u64,
 }
 
+/// Nested maps so the common case (series already exists) looks up by `&str` without
+/// allocating a key.
 #[derive(Debug, Default)]
 struct Series {
-    /// (model, target, status) → count
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// (target, kind) → tokens
-    tokens: BTreeMap<(String, &'static str), u64>,
+    /// model → target → status → count
+    requests: BTreeMap<String, BTreeMap<String, BTreeMap<u16, u64>>>,
+    /// target → [prompt, completion] tokens
+    tokens: BTreeMap<String, [u64; 2]>,
     /// target → USD
     cost: BTreeMap<String, f64>,
     router_cost: f64,
+}
+
+/// `map[key]`, inserting a default only when the key is new.
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    // Present now: either it was, or it was just inserted.
+    map.entry(key.to_string()).or_default()
 }
 
 #[derive(Debug, Default)]
@@ -122,20 +133,28 @@ impl Metrics {
         }
         self.retries.fetch_add(o.extra_attempts, Ordering::Relaxed);
         let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (o.model.to_string(), o.target.to_string(), o.status);
-        *s.requests.entry(key).or_default() += 1;
-        if let Some(p) = o.prompt_tokens {
-            *s.tokens
-                .entry((o.target.to_string(), "prompt"))
-                .or_default() += p;
-        }
-        if let Some(c) = o.completion_tokens {
-            *s.tokens
-                .entry((o.target.to_string(), "completion"))
-                .or_default() += c;
+        let by_target = match s.requests.get_mut(o.model) {
+            Some(m) => m,
+            None => slot(&mut s.requests, o.model),
+        };
+        let by_status = match by_target.get_mut(o.target) {
+            Some(m) => m,
+            None => slot(by_target, o.target),
+        };
+        *by_status.entry(o.status).or_default() += 1;
+        if o.prompt_tokens.is_some() || o.completion_tokens.is_some() {
+            let t = match s.tokens.get_mut(o.target) {
+                Some(t) => t,
+                None => slot(&mut s.tokens, o.target),
+            };
+            t[0] += o.prompt_tokens.unwrap_or(0);
+            t[1] += o.completion_tokens.unwrap_or(0);
         }
         if let Some(c) = o.cost_usd {
-            *s.cost.entry(o.target.to_string()).or_default() += c;
+            match s.cost.get_mut(o.target) {
+                Some(v) => *v += c,
+                None => *slot(&mut s.cost, o.target) += c,
+            }
         }
         if let Some(c) = o.router_cost_usd {
             s.router_cost += c;
@@ -153,21 +172,27 @@ impl Metrics {
         {
             let s = self.series.lock().unwrap_or_else(|e| e.into_inner());
             out.push_str("# HELP llm_router_requests_total Chat requests by requested model, target model and status.\n# TYPE llm_router_requests_total counter\n");
-            for ((model, target, status), n) in &s.requests {
-                let _ = writeln!(
-                    out,
-                    "llm_router_requests_total{{model=\"{}\",target=\"{}\",status=\"{status}\"}} {n}",
-                    esc(model),
-                    esc(target)
-                );
+            for (model, by_target) in &s.requests {
+                for (target, by_status) in by_target {
+                    for (status, n) in by_status {
+                        let _ = writeln!(
+                            out,
+                            "llm_router_requests_total{{model=\"{}\",target=\"{}\",status=\"{status}\"}} {n}",
+                            esc(model),
+                            esc(target)
+                        );
+                    }
+                }
             }
             out.push_str("# HELP llm_router_tokens_total Tokens reported by the relay, by target model and kind.\n# TYPE llm_router_tokens_total counter\n");
-            for ((target, kind), n) in &s.tokens {
-                let _ = writeln!(
-                    out,
-                    "llm_router_tokens_total{{target=\"{}\",kind=\"{kind}\"}} {n}",
-                    esc(target)
-                );
+            for (target, [p, c]) in &s.tokens {
+                for (kind, n) in [("prompt", p), ("completion", c)] {
+                    let _ = writeln!(
+                        out,
+                        "llm_router_tokens_total{{target=\"{}\",kind=\"{kind}\"}} {n}",
+                        esc(target)
+                    );
+                }
             }
             out.push_str("# HELP llm_router_cost_usd_total Estimated answer cost from catalog prices, by target model.\n# TYPE llm_router_cost_usd_total counter\n");
             for (target, c) in &s.cost {

@@ -218,9 +218,19 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration)
     }
 }
 
+/// `req_<process prefix><counter>`: unique across restarts (random prefix) without a
+/// `getrandom` syscall per request.
+fn next_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("req_{prefix}{n:08x}")
+}
+
 /// Route one request.
 pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
-    let request_id = format!("req_{}", uuid::Uuid::new_v4().simple());
+    let request_id = next_request_id();
     let rt = state.runtime.load_full();
     let mut resp = route(&state, &rt, req, &request_id).await;
     let h = resp.headers_mut();

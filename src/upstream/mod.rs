@@ -148,6 +148,9 @@ impl UpstreamError {
 pub struct Upstream {
     client: reqwest::Client,
     base: String,
+    /// Parsed once: parsing (IDNA included) per request showed up in profiles.
+    chat_url: reqwest::Url,
+    models_url: reqwest::Url,
     key: Option<String>,
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
@@ -177,9 +180,18 @@ impl Upstream {
             .http1_only()
             .build()
             .map_err(|e| UpstreamError::Connect(format!("cannot build the HTTP client: {e}")))?;
+        let base = base_v1.trim_end_matches('/').to_string();
+        let parse = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}"))
+                .map_err(|e| UpstreamError::Connect(format!("invalid upstream URL {base}: {e}")))
+        };
+        let chat_url = parse("/chat/completions")?;
+        let models_url = parse("/models")?;
         Ok(Self {
             client,
-            base: base_v1.trim_end_matches('/').to_string(),
+            chat_url,
+            models_url,
+            base,
             key: key.filter(|k| !k.is_empty()),
             first_byte_timeout: Duration::from_millis(cfg.first_byte_timeout_ms),
             idle_timeout: Duration::from_millis(cfg.idle_timeout_ms),
@@ -199,8 +211,8 @@ impl Upstream {
         redact(text, &self.secrets())
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut rb = self.client.request(method, format!("{}{path}", self.base));
+    fn request(&self, method: reqwest::Method, url: &reqwest::Url) -> reqwest::RequestBuilder {
+        let mut rb = self.client.request(method, url.clone());
         if let Some(k) = &self.key {
             rb = rb.bearer_auth(k);
         }
@@ -226,7 +238,7 @@ impl Upstream {
     pub async fn models(&self) -> Result<Vec<Value>, UpstreamError> {
         let fut = async {
             let resp = self
-                .request(reqwest::Method::GET, "/models")
+                .request(reqwest::Method::GET, &self.models_url)
                 .send()
                 .await
                 .map_err(|e| self.transport_error(&e.without_url()))?;
@@ -269,7 +281,7 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<reqwest::Response, UpstreamError> {
         let mut rb = self
-            .request(reqwest::Method::POST, "/chat/completions")
+            .request(reqwest::Method::POST, &self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("x-llm-router-request-id", request_id);
         for name in FORWARDED_REQUEST_HEADERS {

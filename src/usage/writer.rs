@@ -24,13 +24,16 @@ use rusqlite::{Connection, OpenFlags};
 use super::{UsageError, UsageRecord, now_unix_ms, schema};
 
 /// Records waiting for the writer before new ones are dropped (about 10 MB at worst).
-pub const CHANNEL_CAPACITY: usize = 10_000;
+pub const CHANNEL_CAPACITY: usize = 50_000;
 /// Most records written in one transaction.
 pub const BATCH_MAX: usize = 500;
 /// Longest a record waits in a partial batch.
 pub const BATCH_WINDOW: Duration = Duration::from_secs(1);
 /// How often old rows are deleted (also once at start).
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How often the writer wakes to collect queued records. It is never woken per record: at
+/// gateway rates a wake-up per request cost more CPU than the insert itself.
+const TICK: Duration = Duration::from_millis(200);
 /// How long the writer waits on a lock held by a reader or another process. Short enough that
 /// a stuck lock costs a batch, not an ever-growing backlog.
 const WRITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,6 +113,7 @@ impl UsageSink {
 #[derive(Debug)]
 pub struct UsageWriterHandle {
     stop: Arc<AtomicBool>,
+    thread: std::thread::Thread,
     wake: SyncSender<Msg>,
     done: Receiver<()>,
     path: PathBuf,
@@ -121,6 +125,7 @@ impl UsageWriterHandle {
     /// warning says so. Records sent after this are dropped and counted.
     pub fn flush_and_stop(self, timeout: Duration) {
         self.stop.store(true, Ordering::SeqCst);
+        self.thread.unpark();
         // A full queue means the writer is awake anyway and will see the flag.
         let _ = self.wake.try_send(Msg::Wake);
         match self.done.recv_timeout(timeout) {
@@ -160,7 +165,7 @@ pub fn start(
         // Unreachable: `channel` always makes a live sender; kept total rather than panicking.
         UsageError::Thread(std::io::Error::other("usage channel has no sender"))
     })?;
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("usage-writer".into())
         .spawn(move || {
             // `run` consumes the writer, so the connection is closed (and the WAL
@@ -168,9 +173,12 @@ pub fn start(
             writer.run();
             let _ = done_tx.send(());
         })
-        .map_err(UsageError::Thread)?;
+        .map_err(UsageError::Thread)?
+        .thread()
+        .clone();
     let handle = UsageWriterHandle {
         stop,
+        thread,
         wake,
         done: done_rx,
         path: path.to_path_buf(),
@@ -280,36 +288,34 @@ impl Writer {
                 self.drain(&mut batch);
                 return;
             }
-            // Sleep until the partial batch is due, or up to a window when idle (also the
-            // longest a missed wake-up could delay a stop).
-            let wait = batch_started
-                .map(|t| BATCH_WINDOW.saturating_sub(t.elapsed()))
-                .unwrap_or(BATCH_WINDOW);
-            match self.rx.recv_timeout(wait) {
-                Ok(Msg::Record(r)) => {
-                    batch_started.get_or_insert_with(Instant::now);
-                    batch.push(*r);
-                }
-                Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    // Every sink and the handle are gone: nothing more can arrive.
-                    self.write_batch(&mut batch);
-                    return;
-                }
-            }
-            // Take what is already queued without waiting, up to a full batch.
-            while batch.len() < BATCH_MAX {
+            // Sleep a tick (a stop unparks at once), then collect everything queued.
+            std::thread::park_timeout(TICK);
+            let mut disconnected = false;
+            loop {
                 match self.rx.try_recv() {
                     Ok(Msg::Record(r)) => {
                         batch_started.get_or_insert_with(Instant::now);
                         batch.push(*r);
+                        if batch.len() >= BATCH_MAX {
+                            self.write_batch(&mut batch);
+                            batch_started = None;
+                        }
                     }
                     Ok(Msg::Wake) => {}
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
                 }
             }
             let due = batch_started.is_some_and(|t| t.elapsed() >= BATCH_WINDOW);
-            if batch.len() >= BATCH_MAX || (due && !batch.is_empty()) {
+            if disconnected {
+                // Every sink and the handle are gone: nothing more can arrive.
+                self.write_batch(&mut batch);
+                return;
+            }
+            if due && !batch.is_empty() {
                 self.write_batch(&mut batch);
                 batch_started = None;
             }
