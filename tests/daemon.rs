@@ -611,3 +611,112 @@ fn foreground_takes_the_lock_and_answers_stop() {
     assert!(exited, "the foreground process exited after stop");
     assert!(fg.wait().expect("wait").success());
 }
+
+#[test]
+fn init_start_config_set_reloads_while_a_stream_runs_and_models_come_from_the_daemon() {
+    let w = World::bare();
+    let sim = w.rt.block_on(SimRelay::start()).expect("sim relay");
+    let port = w.port.to_string();
+    let out = w
+        .cmd(&[
+            "init",
+            "--yes",
+            "--base-url",
+            &sim.base_url(),
+            "--api-key-env",
+            "SIM_RELAY_KEY",
+            "--port",
+            &port,
+        ])
+        .env("SIM_RELAY_KEY", "relay-test-key-0123456789")
+        .output()
+        .expect("init");
+    assert!(out.status.success(), "{}", text(&out));
+    let started = w
+        .cmd(&["start"])
+        .env("SIM_RELAY_KEY", "relay-test-key-0123456789")
+        .output()
+        .expect("start");
+    assert!(started.status.success(), "{}\n{}", text(&started), w.log());
+
+    // A slow stream is in flight while the config changes.
+    let model = "gpt-5.4";
+    let words = "alpha beta gamma delta epsilon zeta";
+    sim.script(
+        model,
+        Step::Sse {
+            status: 200,
+            chunks: sse_chunks_for(model, words, 6),
+            delay: Duration::ZERO,
+            gap: Duration::from_millis(300),
+            end: SseEnd::Close,
+        },
+    );
+    let client = w.client();
+    let url = w.url();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let stream = w.rt.spawn(async move {
+        use futures_util::StreamExt;
+        let resp = client
+            .post(format!("{url}/chat/completions"))
+            .json(&json!({"model": model, "stream": true,
+                "messages": [{"role": "user", "content": "list six letters"}]}))
+            .send()
+            .await
+            .expect("stream request");
+        let mut body = String::new();
+        let mut chunks = resp.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            body.push_str(&String::from_utf8_lossy(&chunk.expect("not cut by the reload")));
+            let _ = first_tx.send(());
+        }
+        body
+    });
+    first_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the stream started");
+
+    let out = w.run(&["config", "set", "router.model", "gpt-5.4-mini"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("daemon reloaded"), "{}", text(&out));
+    // A bad value never reaches the file, so the daemon keeps running as it was.
+    let before = std::fs::read(w.env.config_file()).expect("config");
+    let out = w.run(&["config", "set", "router.max_attempts", "99"]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(w.env.config_file()).expect("config"), before);
+
+    let body = w.rt.block_on(stream).expect("stream task");
+    assert_eq!(content_of(&body), words, "{body}");
+    assert_eq!(body.matches("data: [DONE]").count(), 1);
+
+    // The reloaded config is in force: the router model is the one just set.
+    let r = w.rt.block_on(async {
+        w.client()
+            .post(format!("{}/chat/completions", w.url()))
+            .json(&json!({"model": "auto", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("chat")
+    });
+    assert_eq!(
+        r.headers()
+            .get("x-llm-router-router-model")
+            .and_then(|v| v.to_str().ok()),
+        Some("gpt-5.4-mini")
+    );
+
+    // `models` reads the daemon's live table.
+    let out = w.run(&["models", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let m: Value = serde_json::from_slice(&out.stdout).expect("models json");
+    assert_eq!(m["source"], "daemon", "{m}");
+    assert_eq!(m["router_model"], "gpt-5.4-mini", "{m}");
+    assert!(
+        m["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .any(|x| x["id"] == "gpt-5.5"),
+        "{m}"
+    );
+}

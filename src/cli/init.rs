@@ -132,12 +132,15 @@ const KNOWN_BASES: &[(&str, &str, &str, &str)] = &[
 /// The default variable name suggested for a custom relay's key.
 const CUSTOM_KEY_VAR: &str = "RELAY_API_KEY";
 
-/// The gateway always talks to `<base>/v1/...` (see `Config::upstream_v1_base`), so only
-/// bases that end with `/v1` can be offered; templated (`${ACCOUNT}`) and Anthropic-style
-/// bases cannot work either.
+/// The gateway calls `<base>/chat/completions` on a base that ends in an API version
+/// (`/v1`, or another one such as `/api/paas/v4`, see `Config::upstream_v1_base`), so only
+/// such bases are offered; templated (`${ACCOUNT}`) and Anthropic-style bases cannot work.
 fn usable_base(api: &str) -> bool {
     let a = api.trim().trim_end_matches('/');
-    !a.contains("${") && !a.contains("/anthropic") && a.ends_with("/v1")
+    let last = a.rsplit('/').next().unwrap_or("");
+    let versioned =
+        last.len() >= 2 && last.starts_with('v') && last[1..].bytes().all(|b| b.is_ascii_digit());
+    !a.contains("${") && !a.contains("/anthropic") && versioned
 }
 
 /// Every preset, popular ones first (in [`POPULAR`] order), then the rest by name.
@@ -722,7 +725,8 @@ mod tests {
             .collect();
         assert_eq!(ids, POPULAR);
         for p in &all {
-            assert!(p.base.ends_with("/v1"), "{p:?}");
+            let last = p.base.rsplit('/').next().unwrap_or("");
+            assert!(last.starts_with('v'), "{p:?}");
             assert_eq!(check_base_url(&p.base), Ok(()), "{p:?}");
         }
         assert!(!all.iter().any(|p| p.base.contains("${")));

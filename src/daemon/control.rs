@@ -191,11 +191,12 @@ pub async fn dispatch(d: &Daemon, req: Request) -> Reply {
         Request::Models => {
             let rt = d.state.runtime.load_full();
             let models = d.state.models.load_full();
-            let mut v = serde_json::to_value(&*models).unwrap_or(Value::Null);
-            if let Value::Object(o) = &mut v {
-                o.insert("router_model".into(), json!(router_model(&rt, &models)));
-            }
-            Reply::ok(v)
+            Reply::ok(json!({
+                "models": models.facts,
+                "router_model": router_model(&rt, &models),
+                "fetched_unix": models.fetched_unix,
+                "error": models.error,
+            }))
         }
         Request::Stop => Reply::ok(json!({
             "stopping": true,
