@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "tests/run.sh: creating $venv for the SDK tests" >&2
     python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import openai, pytest, pexpect, selenium' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import openai, pytest, pexpect, selenium, prometheus_client' 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 fi
 

@@ -27,7 +27,7 @@ use super::{AppState, Body, Runtime, error_response, full};
 use crate::engine::rewrite::{self, BodyFacts, Edits};
 use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features};
 use crate::error::ApiError;
-use crate::upstream::{Upstream, UpstreamError, apply_headers, pass_headers};
+use crate::upstream::{Upstream, UpstreamError, copy_passed_headers};
 use crate::usage::UsageRecord;
 
 /// The fields every request needs, parsed without building a JSON tree of the messages
@@ -355,6 +355,7 @@ enum Answer {
     Json {
         headers: HeaderMap,
         body: Bytes,
+        usage: crate::upstream::TokenUsage,
     },
     Stream {
         headers: HeaderMap,
@@ -378,8 +379,12 @@ async fn call(
             relay::lookahead(bytes, sent + rt.upstream.first_byte_timeout, sent).await?;
         Ok(Answer::Stream { headers, committed })
     } else {
-        let (headers, body) = rt.upstream.chat_json(body, request_id, fwd).await?;
-        Ok(Answer::Json { headers, body })
+        let (headers, body, usage) = rt.upstream.chat_json(body, request_id, fwd).await?;
+        Ok(Answer::Json {
+            headers,
+            body,
+            usage,
+        })
     }
 }
 
@@ -441,40 +446,27 @@ async fn attempt(
     }
 }
 
-/// Token counts of a non-streaming answer.
-fn json_usage(body: &[u8]) -> (Option<u64>, Option<u64>) {
-    #[derive(Deserialize)]
-    struct Usage {
-        prompt_tokens: Option<u64>,
-        completion_tokens: Option<u64>,
-    }
-    #[derive(Deserialize)]
-    struct Answer {
-        usage: Option<Usage>,
-    }
-    match serde_json::from_slice::<Answer>(body) {
-        Ok(Answer { usage: Some(u) }) => (u.prompt_tokens, u.completion_tokens),
-        _ => (None, None),
-    }
-}
-
 /// Turn an answer into the client response; the log travels with a stream until it ends.
 fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer, facts: BodyFacts) -> Response<Body> {
     log.status = 200;
     match answer {
-        Answer::Json { headers, body } => {
+        Answer::Json {
+            headers,
+            body,
+            usage,
+        } => {
             log.outcome = "ok";
-            (log.prompt_tokens, log.completion_tokens) = json_usage(&body);
+            (log.prompt_tokens, log.completion_tokens) = usage;
             let mut r = full(200, "application/json", body);
             log.apply(r.headers_mut());
-            apply_headers(r.headers_mut(), &pass_headers(&headers));
+            copy_passed_headers(&headers, r.headers_mut());
             r
         }
         Answer::Stream { headers, committed } => {
             log.answer_ms = committed.first_event.as_millis() as u64;
             let mut h = HeaderMap::new();
             log.apply(&mut h);
-            apply_headers(&mut h, &pass_headers(&headers));
+            copy_passed_headers(&headers, &mut h);
             let content_type = headers
                 .get(http::header::CONTENT_TYPE)
                 .cloned()

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 
 use crate::error::ApiError;
 use crate::upstream::UpstreamError;
@@ -27,6 +27,8 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> +
 const MAX_LOOKAHEAD: usize = 1024 * 1024;
 /// A single event larger than this is forwarded without waiting for its end.
 const MAX_CARRY: usize = 4 * 1024 * 1024;
+/// Already-arrived bytes are coalesced into one write up to this size.
+const COALESCE_MAX: usize = 256 * 1024;
 
 /// A stream that passed the commit point.
 pub struct Committed {
@@ -106,6 +108,8 @@ pub enum Outcome {
 
 struct State<G> {
     tap: UsageTap,
+    /// An end or error seen while coalescing, handled on the next turn.
+    stashed: Option<Option<Result<Bytes, reqwest::Error>>>,
     prefix: Option<Bytes>,
     carry: BytesMut,
     stream: ByteStream,
@@ -209,7 +213,7 @@ fn has_usage_object(buf: &[u8]) -> bool {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// End (exclusive) of the first complete event in `buf`.
@@ -239,6 +243,7 @@ pub fn relay_body<G: EndGuard>(
 ) -> impl Stream<Item = Bytes> + Send {
     let st = State {
         tap,
+        stashed: None,
         prefix: Some(c.prefix),
         carry: c.carry,
         stream: c.stream,
@@ -257,9 +262,26 @@ pub fn relay_body<G: EndGuard>(
             if st.done {
                 return None;
             }
-            match tokio::time::timeout(st.idle, st.stream.next()).await {
+            let next = match st.stashed.take() {
+                Some(item) => Ok(item),
+                None => tokio::time::timeout(st.idle, st.stream.next()).await,
+            };
+            match next {
                 Ok(Some(Ok(chunk))) => {
                     st.carry.extend_from_slice(&chunk);
+                    // Take what has already arrived as well (never waiting): the relay
+                    // decodes chunked bodies one HTTP chunk at a time, and writing each
+                    // event separately cost a syscall and a TCP segment per event.
+                    while st.carry.len() < COALESCE_MAX {
+                        match st.stream.next().now_or_never() {
+                            Some(Some(Ok(c))) => st.carry.extend_from_slice(&c),
+                            Some(other) => {
+                                st.stashed = Some(other);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
                     let cut = match last_boundary(&st.carry) {
                         Some(b) => b,
                         None if st.carry.len() > MAX_CARRY => st.carry.len(),

@@ -304,7 +304,7 @@ impl Upstream {
         body: Bytes,
         request_id: &str,
         forwarded: &HeaderMap,
-    ) -> Result<(HeaderMap, Bytes), UpstreamError> {
+    ) -> Result<(HeaderMap, Bytes, TokenUsage), UpstreamError> {
         let fut = async {
             let resp = self
                 .send_chat_within(body, request_id, forwarded, self.total_timeout)
@@ -314,8 +314,9 @@ impl Upstream {
                 .bytes()
                 .await
                 .map_err(|e| self.transport_error(&e.without_url()))?;
-            check_json_answer(&bytes).map_err(|m| UpstreamError::Stream(self.clean(&m)))?;
-            Ok((headers, bytes))
+            let usage =
+                check_json_answer(&bytes).map_err(|m| UpstreamError::Stream(self.clean(&m)))?;
+            Ok((headers, bytes, usage))
         };
         tokio::time::timeout(self.total_timeout, fut)
             .await
@@ -382,19 +383,32 @@ pub fn error_fields(body: &[u8], status: u16) -> (String, Option<String>, Option
     (message, kind, code)
 }
 
-/// A 2xx JSON chat answer must be JSON and must not be an error object.
-fn check_json_answer(bytes: &[u8]) -> Result<(), String> {
+/// Token counts a relay reported for an answer.
+pub type TokenUsage = (Option<u64>, Option<u64>);
+
+/// A 2xx JSON chat answer must be JSON and must not be an error object. One pass over the
+/// body also yields its token usage (the body is not parsed twice).
+fn check_json_answer(bytes: &[u8]) -> Result<TokenUsage, String> {
+    #[derive(serde::Deserialize)]
+    struct Usage {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    }
     #[derive(serde::Deserialize)]
     struct Probe {
         #[serde(default)]
         error: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        usage: Option<Usage>,
     }
     match serde_json::from_slice::<Probe>(bytes) {
-        Ok(Probe { error: Some(_) }) => {
+        Ok(Probe { error: Some(_), .. }) => {
             let (m, _, _) = error_fields(bytes, 200);
             Err(format!("HTTP 200 carrying an error: {m}"))
         }
-        Ok(_) => Ok(()),
+        Ok(Probe { usage, .. }) => Ok(usage.map_or((None, None), |u| {
+            (u.prompt_tokens, u.completion_tokens)
+        })),
         Err(e) => Err(format!("answer is not JSON: {e}")),
     }
 }
@@ -416,20 +430,24 @@ pub fn parse_retry_after(h: &HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_millis((s * 1000.0) as u64))
 }
 
-/// Upstream response headers passed back to the client: rate limits, processing time, and
-/// the relay's request id renamed so it cannot be confused with ours.
+/// Whether an upstream response header is passed back to the client: rate limits,
+/// processing time, retry hints. The relay's request id is passed renamed.
+fn passed(name: &str) -> bool {
+    name.starts_with("x-ratelimit-")
+        || name.starts_with("anthropic-ratelimit-")
+        || matches!(
+            name,
+            "openai-processing-ms" | "openai-version" | "retry-after" | "retry-after-ms"
+        )
+}
+
+/// Upstream response headers passed back to the client, as owned pairs (kept in errors).
 pub fn pass_headers(h: &HeaderMap) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (name, value) in h {
         let n = name.as_str();
-        let keep = n.starts_with("x-ratelimit-")
-            || n.starts_with("anthropic-ratelimit-")
-            || n == "openai-processing-ms"
-            || n == "openai-version"
-            || n == "retry-after"
-            || n == "retry-after-ms";
         if let Ok(v) = value.to_str() {
-            if keep {
+            if passed(n) {
                 out.push((n.to_string(), v.to_string()));
             } else if n == "x-request-id" || n == "request-id" {
                 out.push(("x-upstream-request-id".to_string(), v.to_string()));
@@ -439,11 +457,23 @@ pub fn pass_headers(h: &HeaderMap) -> Vec<(String, String)> {
     out
 }
 
+/// The same selection copied straight between header maps (the success path: no string
+/// allocations, header names and values are shared).
+pub fn copy_passed_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        let n = name.as_str();
+        if passed(n) {
+            to.append(name.clone(), value.clone());
+        } else if n == "x-request-id" || n == "request-id" {
+            to.append(HeaderName::from_static("x-upstream-request-id"), value.clone());
+        }
+    }
+}
+
 /// Append passed headers to a response header map.
 pub fn apply_headers(target: &mut HeaderMap, headers: &[(String, String)]) {
     for (k, v) in headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
-        {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
             target.append(name, value);
         }
     }
@@ -482,7 +512,11 @@ mod tests {
 
     #[test]
     fn json_answer_check() {
-        assert!(check_json_answer(br#"{"choices":[]}"#).is_ok());
+        assert_eq!(check_json_answer(br#"{"choices":[]}"#), Ok((None, None)));
+        assert_eq!(
+            check_json_answer(br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}"#),
+            Ok((Some(3), Some(4)))
+        );
         assert!(check_json_answer(br#"{"error":{"message":"overloaded"}}"#).is_err());
         assert!(check_json_answer(b"not json").is_err());
     }

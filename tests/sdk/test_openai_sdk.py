@@ -187,3 +187,41 @@ def test_keys_never_reach_the_log(client, gateway, sim):
     assert RELAY_KEY not in log
     assert ROUTER_KEY not in log
     assert "secret prompt text" not in log
+
+
+def test_metrics_parse_and_move(client, gateway):
+    """`/metrics` is valid Prometheus text (parsed by the reference client's parser) and its
+    counters move as requests go through."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape():
+        req = urllib.request.Request(
+            gateway["base_url"].rsplit("/v1", 1)[0] + "/metrics",
+            headers={"authorization": f"Bearer {ROUTER_KEY}"},
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.headers["content-type"].startswith("text/plain")
+            families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+        return families
+
+    def total(families, name, **labels):
+        return sum(
+            s.value
+            for s in families[name].samples
+            if s.name.endswith("_total") or s.name == name
+            if all(s.labels.get(k) == v for k, v in labels.items())
+        )
+
+    before = scrape()
+    for name in ["llm_router_requests", "llm_router_router_stage_seconds", "llm_router_first_byte_seconds",
+                 "llm_router_request_duration_seconds", "llm_router_tokens", "llm_router_cost_usd",
+                 "llm_router_fallback_policy", "llm_router_cooldowns", "llm_router_in_flight_requests"]:
+        assert name in before, name
+    n0 = total(before, "llm_router_requests", model="auto")
+    client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "count me"}])
+    after = scrape()
+    assert total(after, "llm_router_requests", model="auto") == n0 + 1
+    hist = {s.name: s.value for s in after["llm_router_router_stage_seconds"].samples if not s.labels.get("le")}
+    assert hist["llm_router_router_stage_seconds_count"] >= 1
