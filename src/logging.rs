@@ -88,6 +88,18 @@ impl<'a> MakeWriter<'a> for BufferedWriter {
 
 static SINK: OnceLock<Arc<Buffered>> = OnceLock::new();
 
+/// Lower the calling thread's scheduling priority. Background work (log flushing, usage
+/// writes) then yields the CPU to request handling instead of adding to its tail latency
+/// when both share a core.
+pub fn background_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: nice(2) takes an integer and touches no memory; on Linux it applies to the
+        // calling thread only. A failure just leaves the priority as it was.
+        let _ = unsafe { libc::nice(10) };
+    }
+}
+
 fn writer(w: Box<dyn Write + Send>) -> BufferedWriter {
     let b = Arc::new(Buffered {
         buf: Mutex::new(Vec::with_capacity(64 * 1024)),
@@ -98,6 +110,7 @@ fn writer(w: Box<dyn Write + Send>) -> BufferedWriter {
         let _ = std::thread::Builder::new()
             .name("log-flush".into())
             .spawn(move || {
+                background_priority();
                 loop {
                     std::thread::park_timeout(FLUSH_EVERY);
                     flusher.write_out();

@@ -667,7 +667,9 @@ fn init_start_config_set_reloads_while_a_stream_runs_and_models_come_from_the_da
         let mut body = String::new();
         let mut chunks = resp.bytes_stream();
         while let Some(chunk) = chunks.next().await {
-            body.push_str(&String::from_utf8_lossy(&chunk.expect("not cut by the reload")));
+            body.push_str(&String::from_utf8_lossy(
+                &chunk.expect("not cut by the reload"),
+            ));
             let _ = first_tx.send(());
         }
         body

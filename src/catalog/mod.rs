@@ -11,25 +11,29 @@
 //! order); every fact in [`ModelFacts`] carries where it came from, with the precedence
 //! override > upstream metadata > catalog > id heuristic.
 
+mod compact;
 mod heuristics;
 mod index;
 mod join;
+mod models_dev;
 pub mod model_override;
 mod upstream_meta;
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use compact::compact_from_api_json;
 pub use join::{EXCLUDED_IN_CONFIG, ModelFacts, NOT_A_CHAT_MODEL, Source, join};
 pub use model_override::{ModelOverride, Tier};
 
 /// Date the embedded snapshot was taken from models.dev.
 const SNAPSHOT_DATE: &str = "2026-08-18";
 
-/// The snapshot itself. Embedded so the binary works offline and `init` needs no network.
-const EMBEDDED_JSON: &str = include_str!("../../data/models.dev/api.json");
+/// The snapshot in the compact form `compact_from_api_json` makes of `api.json`. Embedded so
+/// the binary works offline and `init` needs no network; the compact form rather than the
+/// 2.5 MB `api.json` because every byte of it is read (and so stays resident) at startup.
+const EMBEDDED_COMPACT: &str = include_str!("../../data/models.dev/catalog.compact.tsv");
 
 /// Errors from reading a catalog document.
 #[derive(Debug, thiserror::Error)]
@@ -38,16 +42,21 @@ pub enum CatalogError {
     Parse(#[from] serde_json::Error),
     #[error("models.dev catalog has no providers with models")]
     Empty,
+    #[error("compact catalog, line {line}: {reason}")]
+    Compact { line: usize, reason: &'static str },
+    #[error("models.dev catalog has a {what} the compact form cannot hold: {value:?}")]
+    Unrepresentable { what: &'static str, value: String },
+    #[error("models.dev catalog is too large to index")]
+    TooLarge,
 }
 
-/// One models.dev entry (provider-qualified).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CatalogEntry {
+/// One models.dev entry (provider-qualified), as a view into the [`Catalog`] that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CatalogEntry<'a> {
     /// models.dev provider id, e.g. `openai`, `openrouter`.
-    pub provider: String,
+    pub provider: &'a str,
     /// Model id as that provider spells it, e.g. `gpt-5.4-mini` or `openai/gpt-5.4-mini`.
-    pub id: String,
-    pub name: String,
+    pub id: &'a str,
     /// USD per 1M input tokens.
     pub input_price: Option<f64>,
     /// USD per 1M output tokens.
@@ -66,9 +75,9 @@ pub struct CatalogEntry {
     pub deprecated: bool,
 }
 
-impl CatalogEntry {
+impl CatalogEntry<'_> {
     /// `provider/id`, the stable name shown as `catalog_id`.
-    pub fn qualified_id(&self) -> String {
+    pub fn qualified_id(self) -> String {
         format!("{}/{}", self.provider, self.id)
     }
 }
@@ -84,94 +93,200 @@ pub struct ProviderPreset {
     pub env: Vec<String>,
 }
 
+/// What one catalog entry says, before it is stored. The chat flag is not here: it is derived
+/// from the id and these modalities when the entry is stored, so a change to the id heuristic
+/// needs no regenerated compact file.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Facts {
+    pub input_price: Option<f64>,
+    pub output_price: Option<f64>,
+    pub context: Option<u64>,
+    pub max_output: Option<u64>,
+    pub tool_call: bool,
+    pub vision: bool,
+    pub reasoning: bool,
+    pub temperature: bool,
+    /// Text among the output modalities (or none listed).
+    pub text_out: bool,
+    /// Image among the output modalities.
+    pub image_out: bool,
+    pub deprecated: bool,
+}
+
+// Bits of `Entry::flags`.
+const TOOL_CALL: u8 = 1;
+const VISION: u8 = 1 << 1;
+const REASONING: u8 = 1 << 2;
+const TEMPERATURE: u8 = 1 << 3;
+const CHAT: u8 = 1 << 4;
+const DEPRECATED: u8 = 1 << 5;
+
+/// One stored entry: 48 bytes, no allocation of its own. Ids live in `Table::ids`, the
+/// provider is an index into `Table::providers`, absent prices are NaN (never a valid price)
+/// and absent token counts 0 (never a valid count).
+#[derive(Debug, Clone)]
+struct Entry {
+    input_price: f64,
+    output_price: f64,
+    context: u64,
+    max_output: u64,
+    id_start: u32,
+    id_len: u32,
+    provider: u32,
+    flags: u8,
+}
+
+/// The entries and the strings they point into; what the index sorts and probes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Table {
+    /// Provider ids, in the order the entries refer to them.
+    providers: Vec<Box<str>>,
+    /// Every model id, concatenated.
+    ids: String,
+    entries: Vec<Entry>,
+}
+
+impl Table {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<CatalogEntry<'_>> {
+        let e = self.entries.get(i)?;
+        let start = e.id_start as usize;
+        let price = |p: f64| (!p.is_nan()).then_some(p);
+        let tokens = |t: u64| (t != 0).then_some(t);
+        Some(CatalogEntry {
+            provider: self.providers.get(e.provider as usize)?,
+            id: self.ids.get(start..start + e.id_len as usize)?,
+            input_price: price(e.input_price),
+            output_price: price(e.output_price),
+            context: tokens(e.context),
+            max_output: tokens(e.max_output),
+            tool_call: e.flags & TOOL_CALL != 0,
+            vision: e.flags & VISION != 0,
+            reasoning: e.flags & REASONING != 0,
+            temperature: e.flags & TEMPERATURE != 0,
+            chat: e.flags & CHAT != 0,
+            deprecated: e.flags & DEPRECATED != 0,
+        })
+    }
+}
+
+/// Collects providers and entries from either source format into the final structures, so
+/// nothing of the document outlives the parse.
+#[derive(Default)]
+pub(crate) struct Builder {
+    table: Table,
+    presets: Vec<ProviderPreset>,
+}
+
+impl Builder {
+    /// Capacity hints (from the compact file's header) so the vectors are allocated once.
+    pub(crate) fn with_capacity(providers: usize, entries: usize, id_bytes: usize) -> Builder {
+        Builder {
+            table: Table {
+                providers: Vec::with_capacity(providers),
+                ids: String::with_capacity(id_bytes),
+                entries: Vec::with_capacity(entries),
+            },
+            presets: Vec::new(),
+        }
+    }
+
+    /// Start a provider; the models added next belong to it. `api` is a trimmed, non-empty
+    /// base URL or `None` (not offered as a preset).
+    pub(crate) fn provider<'s>(
+        &mut self,
+        id: &str,
+        name: &str,
+        api: Option<&str>,
+        env: impl Iterator<Item = &'s str>,
+    ) {
+        if let Some(api) = api {
+            self.presets.push(ProviderPreset {
+                id: id.to_string(),
+                name: name.to_string(),
+                api: api.to_string(),
+                env: env.map(str::to_string).collect(),
+            });
+        }
+        self.table.providers.push(id.into());
+    }
+
+    /// Add a model of the provider started last.
+    pub(crate) fn model(&mut self, id: &str, f: &Facts) -> Result<(), CatalogError> {
+        let provider = self
+            .table
+            .providers
+            .len()
+            .checked_sub(1)
+            .ok_or(CatalogError::Empty)?;
+        let chat = f.text_out && !heuristics::is_non_chat_id(id, f.image_out);
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        let u32_of = |n: usize| u32::try_from(n).map_err(|_| CatalogError::TooLarge);
+        let entry = Entry {
+            input_price: f.input_price.unwrap_or(f64::NAN),
+            output_price: f.output_price.unwrap_or(f64::NAN),
+            context: f.context.unwrap_or(0),
+            max_output: f.max_output.unwrap_or(0),
+            id_start: u32_of(self.table.ids.len())?,
+            id_len: u32_of(id.len())?,
+            provider: u32_of(provider)?,
+            flags: flag(f.tool_call, TOOL_CALL)
+                | flag(f.vision, VISION)
+                | flag(f.reasoning, REASONING)
+                | flag(f.temperature, TEMPERATURE)
+                | flag(chat, CHAT)
+                | flag(f.deprecated, DEPRECATED),
+        };
+        self.table.ids.push_str(id);
+        self.table.entries.push(entry);
+        // The offsets must fit too, not just the start.
+        u32_of(self.table.ids.len())?;
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> Result<Catalog, CatalogError> {
+        let Builder {
+            mut table,
+            mut presets,
+        } = self;
+        if table.entries.is_empty() {
+            return Err(CatalogError::Empty);
+        }
+        table.providers.shrink_to_fit();
+        table.ids.shrink_to_fit();
+        table.entries.shrink_to_fit();
+        presets.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        presets.shrink_to_fit();
+        let index = index::Index::build(&table)?;
+        Ok(Catalog {
+            table,
+            presets,
+            index,
+        })
+    }
+}
+
 /// The parsed catalog with a lookup index.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    entries: Vec<CatalogEntry>,
-    providers: Vec<ProviderPreset>,
+    table: Table,
+    presets: Vec<ProviderPreset>,
     index: index::Index,
-}
-
-// Only the fields we use are declared; serde skips the rest without building values, which
-// keeps parsing the 2.5 MB snapshot fast.
-#[derive(Deserialize)]
-struct RawProvider {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    api: Option<String>,
-    #[serde(default)]
-    env: Vec<String>,
-    #[serde(default)]
-    models: BTreeMap<String, RawModel>,
-}
-
-#[derive(Deserialize)]
-struct RawModel {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    attachment: bool,
-    #[serde(default)]
-    reasoning: bool,
-    #[serde(default)]
-    tool_call: bool,
-    // Absent means the provider did not say; most models accept temperature.
-    #[serde(default = "default_true")]
-    temperature: bool,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    modalities: Option<RawModalities>,
-    #[serde(default)]
-    cost: Option<RawCost>,
-    #[serde(default)]
-    limit: Option<RawLimit>,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-struct RawModalities {
-    #[serde(default)]
-    input: Vec<String>,
-    #[serde(default)]
-    output: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RawCost {
-    #[serde(default)]
-    input: Option<f64>,
-    #[serde(default)]
-    output: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct RawLimit {
-    #[serde(default)]
-    context: Option<f64>,
-    #[serde(default)]
-    output: Option<f64>,
-}
-
-/// models.dev writes 0 for "not applicable" (image models); treat it as unknown.
-fn positive_tokens(v: Option<f64>) -> Option<u64> {
-    v.filter(|x| x.is_finite() && *x >= 1.0)
-        .map(|x| x.round() as u64)
-}
-
-fn valid_price(v: Option<f64>) -> Option<f64> {
-    v.filter(|x| x.is_finite() && *x >= 0.0)
 }
 
 impl Catalog {
     /// The embedded snapshot, parsed once.
     pub fn embedded() -> &'static Catalog {
         static EMBEDDED: OnceLock<Catalog> = OnceLock::new();
-        EMBEDDED.get_or_init(|| match Catalog::from_json(EMBEDDED_JSON) {
+        EMBEDDED.get_or_init(|| match Catalog::from_compact(EMBEDDED_COMPACT) {
             Ok(c) => c,
             Err(e) => {
                 // Unreachable for the shipped file (a unit test parses it), but a broken
@@ -184,114 +299,54 @@ impl Catalog {
 
     /// Parse a models.dev `api.json` document (the live file or the trimmed snapshot).
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let raw: BTreeMap<String, RawProvider> = serde_json::from_str(text)?;
-        let mut entries = Vec::new();
-        let mut providers = Vec::new();
-        for (pid, p) in raw {
-            let pname = p.name.clone().unwrap_or_else(|| pid.clone());
-            if let Some(api) = p.api.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
-                providers.push(ProviderPreset {
-                    id: pid.clone(),
-                    name: pname,
-                    api: api.to_string(),
-                    env: p.env.clone(),
-                });
-            }
-            for (mid, m) in p.models {
-                entries.push(entry_from_raw(&pid, mid, m));
+        let providers = models_dev::parse(text)?;
+        let mut b = Builder::default();
+        for p in &providers {
+            b.provider(&p.id, &p.name, p.api.as_deref(), p.env.iter().map(String::as_str));
+            for (id, facts) in &p.models {
+                b.model(id, facts)?;
             }
         }
-        if entries.is_empty() {
-            return Err(CatalogError::Empty);
-        }
-        providers.sort_by(|a, b| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        let index = index::Index::build(&entries);
-        Ok(Catalog {
-            entries,
-            providers,
-            index,
-        })
+        drop(providers);
+        b.finish()
+    }
+
+    /// Parse the compact form written by [`compact_from_api_json`] (what the binary embeds).
+    pub fn from_compact(text: &str) -> Result<Catalog, CatalogError> {
+        compact::read(text)?.finish()
     }
 
     /// Find facts for a model id as a relay lists it. See `docs/catalog.md` for the rules:
     /// case-insensitive, `vendor/` prefixes honoured, `:free`/`@latest` suffixes and date
     /// stamps dropped when the exact id is unknown, original vendor preferred over resellers.
-    pub fn lookup(&self, model_id: &str) -> Option<&CatalogEntry> {
+    pub fn lookup(&self, model_id: &str) -> Option<CatalogEntry<'_>> {
         self.index
-            .lookup(model_id, &self.entries)
-            .and_then(|i| self.entries.get(i))
+            .lookup(model_id, &self.table)
+            .and_then(|i| self.table.get(i))
     }
 
     /// Providers that have an `api` base URL, sorted by name.
     pub fn providers(&self) -> Vec<ProviderPreset> {
-        self.providers.clone()
+        self.presets.clone()
     }
 
     /// All entries, in provider then model id order.
-    pub fn entries(&self) -> &[CatalogEntry] {
-        &self.entries
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = CatalogEntry<'_>> + '_ {
+        // Every index below `len` resolves; `flat_map` would lose `ExactSizeIterator`.
+        (0..self.table.len()).map(|i| self.table.get(i).unwrap_or(MISSING))
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.table.len() == 0
     }
 
     /// The date the embedded snapshot was taken.
     pub fn snapshot_date() -> &'static str {
         SNAPSHOT_DATE
-    }
-}
-
-fn entry_from_raw(provider: &str, id: String, m: RawModel) -> CatalogEntry {
-    let (input_mods, output_mods) = match &m.modalities {
-        Some(md) => (md.input.as_slice(), md.output.as_slice()),
-        None => (&[][..], &[][..]),
-    };
-    let has = |list: &[String], what: &str| list.iter().any(|s| s.eq_ignore_ascii_case(what));
-    // No modalities at all: assume a text model and let the id heuristic decide.
-    let text_out = output_mods.is_empty() || has(output_mods, "text");
-    let image_out = has(output_mods, "image");
-    let chat = text_out && !heuristics::is_non_chat_id(&id, image_out);
-    let (input_price, output_price) = match &m.cost {
-        Some(c) => (valid_price(c.input), valid_price(c.output)),
-        None => (None, None),
-    };
-    let (context, max_output) = match &m.limit {
-        Some(l) => (positive_tokens(l.context), positive_tokens(l.output)),
-        None => (None, None),
-    };
-    CatalogEntry {
-        provider: provider.to_string(),
-        name: m.name.unwrap_or_else(|| id.clone()),
-        id,
-        input_price,
-        output_price,
-        context,
-        max_output,
-        tool_call: m.tool_call,
-        // `attachment` also covers plain file uploads (deepseek-chat has it with text-only
-        // input), so the input modalities decide; `attachment` only when they are missing.
-        vision: if input_mods.is_empty() {
-            m.attachment
-        } else {
-            has(input_mods, "image")
-        },
-        reasoning: m.reasoning,
-        temperature: m.temperature,
-        chat,
-        deprecated: m
-            .status
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("deprecated")),
     }
 }
 

@@ -552,7 +552,8 @@ pub async fn chat(
             }
         };
     };
-    routed(state, rt, log, mode, fwd, body).await
+    // Boxed: the routing path's future is large, and pass-through requests need none of it.
+    Box::pin(routed(state, rt, log, mode, fwd, body)).await
 }
 
 fn upstream_error_headers(e: &UpstreamError) -> Vec<(String, String)> {

@@ -406,9 +406,9 @@ fn check_json_answer(bytes: &[u8]) -> Result<TokenUsage, String> {
             let (m, _, _) = error_fields(bytes, 200);
             Err(format!("HTTP 200 carrying an error: {m}"))
         }
-        Ok(Probe { usage, .. }) => Ok(usage.map_or((None, None), |u| {
-            (u.prompt_tokens, u.completion_tokens)
-        })),
+        Ok(Probe { usage, .. }) => {
+            Ok(usage.map_or((None, None), |u| (u.prompt_tokens, u.completion_tokens)))
+        }
         Err(e) => Err(format!("answer is not JSON: {e}")),
     }
 }
@@ -465,7 +465,10 @@ pub fn copy_passed_headers(from: &HeaderMap, to: &mut HeaderMap) {
         if passed(n) {
             to.append(name.clone(), value.clone());
         } else if n == "x-request-id" || n == "request-id" {
-            to.append(HeaderName::from_static("x-upstream-request-id"), value.clone());
+            to.append(
+                HeaderName::from_static("x-upstream-request-id"),
+                value.clone(),
+            );
         }
     }
 }
@@ -473,7 +476,8 @@ pub fn copy_passed_headers(from: &HeaderMap, to: &mut HeaderMap) {
 /// Append passed headers to a response header map.
 pub fn apply_headers(target: &mut HeaderMap, headers: &[(String, String)]) {
     for (k, v) in headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v)) {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+        {
             target.append(name, value);
         }
     }
