@@ -186,6 +186,10 @@ def main():
         gw, gw_url = start_gateway(sim_url, proxy_cpu)
         procs.append(gw)
         targets["llm-router"] = {"url": gw_url, "pid": gw.p.pid, "headers": []}
+        # The same gateway with usage accounting off: what the hop itself costs.
+        gw2, gw2_url = start_gateway(sim_url, proxy_cpu, accounting=False)
+        procs.append(gw2)
+        targets["llm-router (accounting off)"] = {"url": gw2_url, "pid": gw2.p.pid, "headers": []}
         if a.peers:
             ng = start_nginx(sim_url, proxy_cpu)
             if ng:
@@ -208,8 +212,9 @@ def main():
             {"type": "text", "text": "what is in this picture?"},
             {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "iVBORw0KGgo" * 95_000}}]}]})
 
+        core = [n for n in targets if n != "llm-router (accounting off)"]
         scenarios = [("json c=1", plain, 1, list(targets)), ("json c=32", plain, 32, list(targets)),
-                     ("json c=256", plain, 256, list(targets)), ("sse c=32", stream, 32, list(targets)),
+                     ("json c=256", plain, 256, list(targets)), ("sse c=32", stream, 32, core),
                      ("auto c=32", auto, 32, ["llm-router"]), ("auto 1MiB image c=4", image, 4, ["llm-router"])]
         # Warm-up: connections, allocator, branch predictors.
         for name, t in targets.items():
@@ -274,7 +279,7 @@ def soak(t, body, n, cpu_list):
             "rss_max_kib": max(samples), "growth_after_warmup_kib": samples[-1] - early, "samples": samples}
 
 
-def start_gateway(sim_url, cpu_list):
+def start_gateway(sim_url, cpu_list, accounting=True):
     home = Path(tempfile.mkdtemp(prefix="bench-gw-"))
     port = free_port()
     cfg = home / "config.toml"
@@ -282,6 +287,9 @@ def start_gateway(sim_url, cpu_list):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "UPSTREAM_", "LLM_ROUTER_"))}
     env.update(LLM_ROUTER_CONFIG_DIR=str(home), LLM_ROUTER_STATE_DIR=str(home / "state"),
                LLM_ROUTER_RUNTIME_DIR=str(home / "run"))
+    if not accounting:
+        env["LLM_ROUTER_USAGE_ENABLED"] = "false"
+
     p = Proc("llm-router", pinned([str(BIN), "--config", str(cfg), "start", "--foreground"], cpu_list),
              env=env, cwd=home)
     url = f"http://127.0.0.1:{port}"
@@ -414,7 +422,8 @@ def render(res):
                       f"p99 {g['p99_ms'] - d['p99_ms']:+.3f} ms."]
         if sse.get("direct") and sse.get("llm-router"):
             lines.append(f"SSE first byte added: {sse['llm-router']['ttfb_p50_ms'] - sse['direct']['ttfb_p50_ms']:+.3f} ms (p50).")
-    lines += ["", "| target | idle RSS MiB | peak RSS MiB |", "| --- | ---: | ---: |"]
+    lines += ["", "Peak RSS is measured after all scenarios, so it includes c=256.", "",
+              "| target | idle RSS MiB | peak RSS MiB |", "| --- | ---: | ---: |"]
     for name, t in res["targets"].items():
         lines.append(f"| {name} | {t.get('idle_rss_kib', 0) / 1024:.1f} | {t.get('peak_rss_kib', 0) / 1024:.1f} |")
     if "soak" in res:

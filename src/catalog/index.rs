@@ -2,20 +2,62 @@
 //! ids, and the vendor-first ranking that decides which provider's entry a bare id means.
 //!
 //! Invariant: every candidate list is sorted once at build time by a total order (vendor rank,
-//! has a price, exact id, path depth, provider, id), so a lookup is a couple of hash probes and the answer
-//! never depends on hash or file order.
+//! has a price, exact id, path depth, provider, id), so a lookup is a couple of binary searches
+//! and the answer never depends on hash or file order.
+//!
+//! Layout: one sorted table of keys (normalised full ids, their last path segments, and the
+//! "loose" forms of both), each slot pointing at its exact and loose candidate lists in one
+//! flat `u32` array. Keys live in one string; a loose list equal to the exact list of the same
+//! key is stored once. About 40 bytes per catalog entry in all: there is no allocation per key
+//! or per list, and the ~6,700 entries share ~4,700 keys.
 
-use std::collections::HashMap;
+use super::{CatalogError, Table};
 
-use super::CatalogEntry;
+/// A range in one of the index's flat arrays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn text(self, s: &str) -> &str {
+        let start = self.start as usize;
+        s.get(start..start + self.len as usize).unwrap_or("")
+    }
+
+    fn of<T>(self, items: &[T]) -> &[T] {
+        let start = self.start as usize;
+        items.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    /// The key, in `Index::keys`.
+    key: Span,
+    /// Candidates for the key as an exact (normalised) id; empty when it is only a loose key.
+    exact: Span,
+    /// Candidates for the key with `.` between digits written as `-` (`claude-3.5-haiku` ≡
+    /// `claude-3-5-haiku`); probed only when no exact key finds anything.
+    loose: Span,
+}
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    /// Normalised full id, and normalised last path segment → entries, best first.
-    exact: HashMap<String, Vec<usize>>,
-    /// The same keys with `.` between digits written as `-` (`claude-3.5-haiku` ≡
-    /// `claude-3-5-haiku`); probed only when `exact` finds nothing.
-    loose: HashMap<String, Vec<usize>>,
+    /// Every key, concatenated.
+    keys: String,
+    /// Sorted by key text.
+    slots: Vec<Slot>,
+    /// Entry indices, best first within each list.
+    cands: Vec<u32>,
+}
+
+/// Which of a slot's two candidate lists a key is filed in or probed against.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Exact,
+    Loose,
 }
 
 /// Lowercase, trim, `_`/whitespace runs → `-`, and drop a `:tag` / `@tag` suffix of the last
@@ -240,88 +282,206 @@ fn vendor_rank(provider: &str, vendors: &[&str]) -> usize {
 }
 
 impl Index {
-    pub(crate) fn build(entries: &[CatalogEntry]) -> Index {
-        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            let full = normalise(&e.id);
+    /// Index every entry of `table`. Fails only when the catalog outgrows `u32` offsets.
+    pub(crate) fn build(table: &Table) -> Result<Index, CatalogError> {
+        let u32_of = |n: usize| u32::try_from(n).map_err(|_| CatalogError::TooLarge);
+        // Every key an entry is filed under, as spans of one scratch string: the normalised id,
+        // its last segment (a suffix of it, so no copy), and the loose forms of both.
+        let mut text = String::new();
+        let mut pairs: Vec<(Span, Kind, u32)> = Vec::with_capacity(table.len() * 4);
+        // Each entry's loosened full id, for ranking candidates without normalising again.
+        let mut loose_ids = vec![Span::default(); table.len()];
+        for i in 0..table.len() {
+            let Some(e) = table.get(i) else { continue };
+            let full = normalise(e.id);
             if full.is_empty() {
                 continue;
             }
-            let last = last_segment(&full).to_string();
-            if last != full && !last.is_empty() {
-                exact.entry(last).or_default().push(i);
+            let entry = u32_of(i)?;
+            let full_span = Span {
+                start: u32_of(text.len())?,
+                len: u32_of(full.len())?,
+            };
+            text.push_str(&full);
+            u32_of(text.len())?;
+            let last = last_segment(&full);
+            // The last segment is a suffix of the full id just written.
+            let last_span = (last != full && !last.is_empty()).then(|| Span {
+                start: full_span.start + full_span.len - last.len() as u32,
+                len: last.len() as u32,
+            });
+            for span in std::iter::once(full_span).chain(last_span) {
+                pairs.push((span, Kind::Exact, entry));
+                let key = span.text(&text);
+                let loose = loosen(key);
+                let loose_span = if loose == key {
+                    span
+                } else {
+                    let s = Span {
+                        start: u32_of(text.len())?,
+                        len: u32_of(loose.len())?,
+                    };
+                    text.push_str(&loose);
+                    s
+                };
+                pairs.push((loose_span, Kind::Loose, entry));
+                if span == full_span
+                    && let Some(slot) = loose_ids.get_mut(i)
+                {
+                    *slot = loose_span;
+                }
             }
-            exact.entry(full).or_default().push(i);
         }
-        let mut loose: HashMap<String, Vec<usize>> = HashMap::new();
-        for (key, list) in &exact {
-            let lk = loosen(key);
-            loose.entry(lk).or_default().extend(list.iter().copied());
+        u32_of(text.len())?;
+        pairs.sort_unstable_by(|a, b| {
+            a.0.text(&text)
+                .cmp(b.0.text(&text))
+                .then(a.1.cmp(&b.1))
+                .then(a.2.cmp(&b.2))
+        });
+        pairs.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2 && a.0.text(&text) == b.0.text(&text));
+
+        let mut index = Index::default();
+        let mut list: Vec<u32> = Vec::new();
+        let mut rest = pairs.as_slice();
+        while let Some(&(span, _, _)) = rest.first() {
+            let key = span.text(&text);
+            let n = rest
+                .iter()
+                .position(|p| p.0.text(&text) != key)
+                .unwrap_or(rest.len());
+            let (group, tail) = rest.split_at(n);
+            rest = tail;
+            let mut slot = Slot {
+                key: Span {
+                    start: u32_of(index.keys.len())?,
+                    len: span.len,
+                },
+                ..Slot::default()
+            };
+            index.keys.push_str(key);
+            for kind in [Kind::Exact, Kind::Loose] {
+                list.clear();
+                list.extend(group.iter().filter(|p| p.1 == kind).map(|p| p.2));
+                if list.is_empty() {
+                    continue;
+                }
+                sort_candidates(key, &mut list, table, |i| {
+                    loose_ids.get(i as usize).map_or("", |s| s.text(&text))
+                });
+                let exact = slot.exact.of(&index.cands);
+                let span = if kind == Kind::Loose && exact == list.as_slice() {
+                    slot.exact
+                } else {
+                    let s = Span {
+                        start: u32_of(index.cands.len())?,
+                        len: u32_of(list.len())?,
+                    };
+                    index.cands.extend_from_slice(&list);
+                    s
+                };
+                match kind {
+                    Kind::Exact => slot.exact = span,
+                    Kind::Loose => slot.loose = span,
+                }
+            }
+            index.slots.push(slot);
         }
-        for (key, list) in exact.iter_mut().chain(loose.iter_mut()) {
-            sort_candidates(key, list, entries);
-        }
-        Index { exact, loose }
+        u32_of(index.keys.len())?;
+        u32_of(index.cands.len())?;
+        index.keys.shrink_to_fit();
+        index.slots.shrink_to_fit();
+        index.cands.shrink_to_fit();
+        Ok(index)
     }
 
-    pub(crate) fn lookup(&self, model_id: &str, entries: &[CatalogEntry]) -> Option<usize> {
+    pub(crate) fn lookup(&self, model_id: &str, table: &Table) -> Option<usize> {
         let key = normalise(model_id);
         if key.is_empty() {
             return None;
         }
         let vars = variants(&key);
         vars.iter()
-            .find_map(|v| probe(&self.exact, v, entries))
+            .find_map(|v| self.probe(Kind::Exact, v, table))
             .or_else(|| {
                 vars.iter()
-                    .find_map(|v| probe(&self.loose, &loosen(v), entries))
+                    .find_map(|v| self.probe(Kind::Loose, &loosen(v), table))
             })
+            .map(|i| i as usize)
     }
-}
 
-fn sort_candidates(key: &str, list: &mut Vec<usize>, entries: &[CatalogEntry]) {
-    list.sort_unstable();
-    list.dedup();
-    let vendors = vendors_for_model(last_segment(key));
-    list.sort_by_cached_key(|&i| {
-        let e = &entries[i];
-        (
-            vendor_rank(&e.provider, vendors),
-            e.input_price.is_none() || e.output_price.is_none(),
-            loosen(&normalise(&e.id)) != loosen(key),
-            // `qwen/x` over `workers-ai/@cf/qwen/x`: fewer namespaces, closer to the source.
-            e.id.matches('/').count(),
-            e.provider.clone(),
-            e.id.clone(),
-        )
-    });
-}
-
-/// Probe one normalised key. A `vendor/model` key tries, in order: a catalog provider of that
-/// name, the vendor's alias providers, the whole id as some reseller lists it, and finally the
-/// model part with the default (vendor-first) ranking.
-fn probe(map: &HashMap<String, Vec<usize>>, key: &str, entries: &[CatalogEntry]) -> Option<usize> {
-    let Some((head, rest)) = key.split_once('/') else {
-        return map.get(key).and_then(|l| l.first().copied());
-    };
-    let head = head.trim_start_matches('~');
-    let find_provider = |k: &str, provider: &str| {
-        map.get(k)
-            .and_then(|l| l.iter().copied().find(|&i| entries[i].provider == provider))
-    };
-    if let Some(i) = find_provider(rest, head) {
-        return Some(i);
+    /// The candidates filed under `key` as that kind of key, best first.
+    fn get(&self, kind: Kind, key: &str) -> Option<&[u32]> {
+        let i = self
+            .slots
+            .binary_search_by(|s| s.key.text(&self.keys).cmp(key))
+            .ok()?;
+        let slot = self.slots.get(i)?;
+        let list = match kind {
+            Kind::Exact => slot.exact,
+            Kind::Loose => slot.loose,
+        }
+        .of(&self.cands);
+        (!list.is_empty()).then_some(list)
     }
-    let (prefix, last) = key.rsplit_once('/').unwrap_or(("", key));
-    let vendor = last_segment(prefix);
-    for provider in vendor_alias(vendor) {
-        if let Some(i) = find_provider(last, provider) {
+
+    /// Probe one normalised key. A `vendor/model` key tries, in order: a catalog provider of
+    /// that name, the vendor's alias providers, the whole id as some reseller lists it, and
+    /// finally the model part with the default (vendor-first) ranking.
+    fn probe(&self, kind: Kind, key: &str, table: &Table) -> Option<u32> {
+        let Some((head, rest)) = key.split_once('/') else {
+            return self.get(kind, key).and_then(|l| l.first().copied());
+        };
+        let head = head.trim_start_matches('~');
+        let find_provider = |k: &str, provider: &str| {
+            self.get(kind, k).and_then(|l| {
+                l.iter().copied().find(|&i| {
+                    table
+                        .get(i as usize)
+                        .is_some_and(|e| e.provider == provider)
+                })
+            })
+        };
+        if let Some(i) = find_provider(rest, head) {
             return Some(i);
         }
+        let (prefix, last) = key.rsplit_once('/').unwrap_or(("", key));
+        let vendor = last_segment(prefix);
+        for provider in vendor_alias(vendor) {
+            if let Some(i) = find_provider(last, provider) {
+                return Some(i);
+            }
+        }
+        self.get(kind, key)
+            .or_else(|| self.get(kind, last))
+            .and_then(|l| l.first().copied())
     }
-    map.get(key)
-        .or_else(|| map.get(last))
-        .and_then(|l| l.first().copied())
+}
+
+/// Sort one key's candidates best first. `loose_id(i)` is entry `i`'s id normalised and
+/// loosened, precomputed because every entry is ranked under several keys.
+fn sort_candidates<'t>(
+    key: &str,
+    list: &mut [u32],
+    table: &'t Table,
+    loose_id: impl Fn(u32) -> &'t str,
+) {
+    let vendors = vendors_for_model(last_segment(key));
+    let loose_key = loosen(key);
+    list.sort_by_cached_key(|&i| {
+        let e = table.get(i as usize);
+        let provider = e.map_or("", |e| e.provider);
+        let id = e.map_or("", |e| e.id);
+        (
+            vendor_rank(provider, vendors),
+            e.is_none_or(|e| e.input_price.is_none() || e.output_price.is_none()),
+            loose_id(i) != loose_key,
+            // `qwen/x` over `workers-ai/@cf/qwen/x`: fewer namespaces, closer to the source.
+            id.matches('/').count(),
+            provider,
+            id,
+        )
+    });
 }
 
 #[cfg(test)]

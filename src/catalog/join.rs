@@ -132,7 +132,7 @@ pub fn join(
 fn facts_for(
     id: &str,
     meta: &UpstreamMeta,
-    entry: Option<&CatalogEntry>,
+    entry: Option<CatalogEntry<'_>>,
     ov: Option<&ModelOverride>,
 ) -> ModelFacts {
     let default_ov = ModelOverride::default();

@@ -1,7 +1,8 @@
 //! Model facts: the embedded models.dev snapshot, what the upstream relay lists, and the
 //! user's per-model overrides, joined into one table of [`ModelFacts`].
 //!
-//! Owns: parsing the catalog (`data/models.dev/api.json`, embedded in the binary), looking up
+//! Owns: parsing the catalog (`data/models.dev/api.json`, embedded in the binary in the
+//! compact form `compact_from_api_json` makes of it, see `compact.rs`), looking up
 //! a relay's model id in it, reading prices/context/capabilities from upstream metadata, and the
 //! id heuristics (chat vs. non-chat, capabilities, tier) used when nothing better is known.
 //! Never makes routing decisions and never does I/O: callers hand in the relay's `/v1/models`
@@ -15,8 +16,8 @@ mod compact;
 mod heuristics;
 mod index;
 mod join;
-mod models_dev;
 pub mod model_override;
+mod models_dev;
 mod upstream_meta;
 
 use std::sync::OnceLock;
@@ -157,7 +158,7 @@ impl Table {
         let price = |p: f64| (!p.is_nan()).then_some(p);
         let tokens = |t: u64| (t != 0).then_some(t);
         Some(CatalogEntry {
-            provider: self.providers.get(e.provider as usize)?,
+            provider: self.providers.get(e.provider as usize)?.as_ref(),
             id: self.ids.get(start..start + e.id_len as usize)?,
             input_price: price(e.input_price),
             output_price: price(e.output_price),
@@ -221,6 +222,7 @@ impl Builder {
             .providers
             .len()
             .checked_sub(1)
+            // Both readers start a provider first; this only keeps a misuse from panicking.
             .ok_or(CatalogError::Empty)?;
         let chat = f.text_out && !heuristics::is_non_chat_id(id, f.image_out);
         let flag = |on: bool, bit: u8| if on { bit } else { 0 };
@@ -302,7 +304,12 @@ impl Catalog {
         let providers = models_dev::parse(text)?;
         let mut b = Builder::default();
         for p in &providers {
-            b.provider(&p.id, &p.name, p.api.as_deref(), p.env.iter().map(String::as_str));
+            b.provider(
+                &p.id,
+                &p.name,
+                p.api.as_deref(),
+                p.env.iter().map(String::as_str),
+            );
             for (id, facts) in &p.models {
                 b.model(id, facts)?;
             }
@@ -331,9 +338,8 @@ impl Catalog {
     }
 
     /// All entries, in provider then model id order.
-    pub fn entries(&self) -> impl ExactSizeIterator<Item = CatalogEntry<'_>> + '_ {
-        // Every index below `len` resolves; `flat_map` would lose `ExactSizeIterator`.
-        (0..self.table.len()).map(|i| self.table.get(i).unwrap_or(MISSING))
+    pub fn entries(&self) -> impl Iterator<Item = CatalogEntry<'_>> + '_ {
+        (0..self.table.len()).filter_map(|i| self.table.get(i))
     }
 
     pub fn len(&self) -> usize {

@@ -6,6 +6,9 @@ use serde_json::json;
 
 use super::*;
 
+/// The shipped models.dev document the embedded compact file is made from.
+const API_JSON: &str = include_str!("../../data/models.dev/api.json");
+
 fn cat() -> &'static Catalog {
     Catalog::embedded()
 }
@@ -105,7 +108,7 @@ fn dated_and_suffixed_ids_fall_back() {
 
 #[test]
 fn lookup_is_deterministic() {
-    let a = Catalog::from_json(EMBEDDED_JSON).unwrap();
+    let a = Catalog::from_json(API_JSON).unwrap();
     for id in [
         "gpt-4o",
         "llama-3.1-8b-instruct",
@@ -329,10 +332,174 @@ fn model_facts_serialize() {
 fn parse_is_fast_enough() {
     // Generous bound so debug builds on a shared machine pass; release is far below 100 ms.
     let start = std::time::Instant::now();
-    let c = Catalog::from_json(EMBEDDED_JSON).unwrap();
+    let c = Catalog::from_json(API_JSON).unwrap();
     let elapsed = start.elapsed();
     assert!(!c.is_empty());
     assert!(elapsed.as_secs() < 5, "parse took {elapsed:?}");
+    let start = std::time::Instant::now();
+    let c = Catalog::from_compact(EMBEDDED_COMPACT).unwrap();
+    let elapsed = start.elapsed();
+    assert!(!c.is_empty());
+    assert!(elapsed.as_secs() < 5, "compact parse took {elapsed:?}");
+}
+
+/// The embedded compact file is what `compact_from_api_json` makes of the shipped `api.json`.
+/// After replacing `api.json`, `UPDATE_CATALOG=1` rewrites the compact file.
+#[test]
+fn compact_file_matches_api_json() {
+    let fresh = compact_from_api_json(API_JSON).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/models.dev/catalog.compact.tsv");
+    if std::env::var_os("UPDATE_CATALOG").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "data/models.dev/catalog.compact.tsv is out of date with api.json; refresh with\n  UPDATE_CATALOG=1 cargo test --lib catalog\n(then rebuild: the binary embeds the file)"
+    );
+}
+
+/// Queries a relay might send for a catalog id: the id as listed, qualified, and decorated
+/// with the suffixes and prefixes the lookup rules handle.
+fn query_variants(provider: &str, id: &str) -> Vec<String> {
+    let last = id.rsplit('/').next().unwrap_or(id);
+    vec![
+        id.to_string(),
+        format!("{provider}/{id}"),
+        id.to_uppercase(),
+        format!("{id}:free"),
+        format!("{id}@latest"),
+        format!("{id}-latest"),
+        format!("{id}-2099-01-01"),
+        format!("{id}-20991231"),
+        format!("x-ai/{last}"),
+        format!("meta-llama/{last}"),
+        format!("openrouter/{id}"),
+        format!("my-relay/{last}"),
+        id.replace('.', "-"),
+        last.to_string(),
+    ]
+}
+
+/// The embedded compact catalog answers every lookup exactly as the full document does.
+#[test]
+fn compact_lookups_equal_full_document() {
+    let full = Catalog::from_json(API_JSON).unwrap();
+    let compact = cat();
+    assert_eq!(full.len(), compact.len());
+    assert!(full.entries().eq(compact.entries()), "entries differ");
+    assert_eq!(full.providers(), compact.providers());
+
+    let doc: serde_json::Value = serde_json::from_str(API_JSON).unwrap();
+    let mut queries: Vec<String> = [
+        "gpt-4o-2024-08-06",
+        "gpt-4o-2099-01-01",
+        "claude-3-5-haiku-20991231",
+        "claude-3.5-haiku-20241022",
+        "gemini-2.5-pro-preview-05-06",
+        "deepseek/deepseek-r1:free",
+        "meta-llama/llama-3.1-8b-instruct",
+        "openrouter/openai/gpt-5.4-mini",
+        "@cf/qwen/qwen2.5-coder-32b-instruct",
+        "~anthropic/claude-sonnet-4-5",
+        "z-ai/glm-4.6",
+        "qwen/qwen3-coder",
+        "my_model  name",
+        "totally-unknown-model-xyz",
+        "",
+        "/",
+        "a/b/c/d",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (provider, p) in doc.as_object().unwrap() {
+        for id in p["models"].as_object().unwrap().keys() {
+            queries.extend(query_variants(provider, id));
+        }
+    }
+    assert!(queries.len() > 6000 * 14);
+    for q in &queries {
+        assert_eq!(full.lookup(q), compact.lookup(q), "{q}");
+    }
+    // Every catalog entry is found under its own qualified id, with the document's facts.
+    for e in full.entries() {
+        let found = compact.lookup(&e.qualified_id()).unwrap();
+        assert_eq!(found.provider, e.provider);
+    }
+}
+
+#[test]
+fn compact_format_round_trips_and_rejects_bad_input() {
+    let doc = r#"{"zeta": {"name":"Zeta","api":" https://z.test/v1 ","env":["Z_KEY","Z2"],
+        "models": {"z-1": {"tool_call":true,"attachment":true,"temperature":false,
+            "modalities":{"input":["text"],"output":["text","image"]},
+            "cost":{"input":0.1,"output":1e-7},"limit":{"context":0,"output":12345}},
+          "z-embed": {"status":"deprecated","modalities":{"output":["text"]}}}},
+      "alpha": {"models": {"a/b:c": {"reasoning":true,"cost":{"input":-1,"output":3}}}},
+      "empty": {"name":"No models","api":"https://e.test"}}"#;
+    let text = compact_from_api_json(doc).unwrap();
+    assert_eq!(text, compact_from_api_json(doc).unwrap(), "deterministic");
+    let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        body,
+        [
+            "n\t3\t3\t15",
+            "p\talpha\talpha\t",
+            "m\ta/b:c\t\t3\t\t\trTo",
+            "p\tempty\tNo models\thttps://e.test",
+            "p\tzeta\tZeta\thttps://z.test/v1\tZ_KEY\tZ2",
+            "m\tz-1\t0.1\t0.0000001\t\t12345\ttoi",
+            "m\tz-embed\t\t\t\t\tTod",
+        ]
+    );
+    let a = Catalog::from_json(doc).unwrap();
+    let b = Catalog::from_compact(&text).unwrap();
+    assert!(a.entries().eq(b.entries()));
+    assert_eq!(a.providers(), b.providers());
+    let z = b.lookup("z-1").unwrap();
+    assert_eq!(z.output_price, Some(1e-7));
+    assert!(
+        z.chat,
+        "text and image out, and nothing in the id says image generator"
+    );
+    assert!(!z.vision, "input modalities decide over attachment");
+    assert!(!b.lookup("z-embed").unwrap().chat);
+    assert!(b.lookup("z-embed").unwrap().deprecated);
+    // CRLF line ends (a Windows checkout) read the same.
+    let crlf = Catalog::from_compact(&text.replace('\n', "\r\n")).unwrap();
+    assert!(crlf.entries().eq(b.entries()));
+
+    let bad_name = r#"{"x": {"name":"tab\there","models": {"m": {}}}}"#;
+    assert!(matches!(
+        compact_from_api_json(bad_name),
+        Err(CatalogError::Unrepresentable { .. })
+    ));
+    assert!(matches!(
+        compact_from_api_json("{}"),
+        Err(CatalogError::Empty)
+    ));
+    for (bad, line) in [
+        ("m\tx\t\t\t\t\t-", 1),
+        ("p\ta\tA\t\nm\tx\t1\t2\t3", 2),
+        ("p\ta\tA\t\nm\tx\t-1\t\t\t\t-", 2),
+        ("p\ta\tA\t\nm\tx\t\t\t0\t\t-", 2),
+        ("p\ta\tA\t\nm\tx\t\t\t\t\tq", 2),
+        ("p\ta\tA\t\nm\tx\t\t\t\t\t-\textra", 2),
+        ("# c\nz\tunknown", 2),
+        ("p\ta\tA\t\nn\t1\t1\t1", 2),
+    ] {
+        match Catalog::from_compact(bad) {
+            Err(CatalogError::Compact { line: l, .. }) => assert_eq!(l, line, "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        Catalog::from_compact("# nothing\np\ta\tA\t"),
+        Err(CatalogError::Empty)
+    ));
 }
 
 mod props {
