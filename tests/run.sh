@@ -17,6 +17,8 @@ if ! "$venv/bin/python" -c 'import openai, pytest, pexpect, selenium, prometheus
 fi
 
 cargo build --quiet
-cargo test --quiet --all-targets -- --test-threads="${TEST_THREADS:-4}"
+cargo test --quiet --lib --bins --tests -- --test-threads="${TEST_THREADS:-4}"
+# The criterion benchmarks run once each in test mode: a smoke test that they still work.
+cargo test --quiet --bench hot_paths
 
 LLM_ROUTER_BIN="$root/target/debug/llm-router" "$venv/bin/python" -m pytest -q tests/sdk tests/browser
