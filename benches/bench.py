@@ -327,9 +327,10 @@ http {{
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   client_max_body_size 64m;
-  upstream relay {{ server {up}; keepalive 512; }}
+  upstream relay {{ server {up}; keepalive 512; keepalive_requests 1000000; }}
   server {{
     listen 127.0.0.1:{port};
+    keepalive_requests 1000000;
     location / {{
       proxy_pass http://relay;
       proxy_http_version 1.1;

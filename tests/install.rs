@@ -76,3 +76,69 @@ fn install_into_a_prefix_then_uninstall() {
             .exists()
     );
 }
+
+/// The container's contract, without a container engine: the Dockerfile's environment
+/// (all interfaces, config and state under /data) refuses to start without a router key,
+/// starts with one, and `llm-router healthcheck` (the HEALTHCHECK) answers.
+#[test]
+fn container_environment_contract() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    for needle in [
+        "LLM_ROUTER_SERVER_HOST=0.0.0.0",
+        "LLM_ROUTER_CONFIG_DIR=/data/config",
+        "LLM_ROUTER_STATE_DIR=/data/state",
+        "CMD [\"llm-router\", \"healthcheck\"]",
+        "CMD [\"start\", \"--foreground\"]",
+        "USER llm-router",
+    ] {
+        assert!(dockerfile.contains(needle), "Dockerfile lacks {needle}");
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = crate::util::env::free_port();
+    let base = |c: &mut Command| {
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", data.path())
+            .env("LLM_ROUTER_CONFIG_DIR", data.path().join("config"))
+            .env("LLM_ROUTER_STATE_DIR", data.path().join("state"))
+            .env("LLM_ROUTER_RUNTIME_DIR", data.path().join("run"))
+            .env("LLM_ROUTER_SERVER_HOST", "0.0.0.0")
+            .env("PORT", port.to_string());
+    };
+    let bin = env!("CARGO_BIN_EXE_llm-router");
+    // No router key: refused, with the fix in the message.
+    let mut c = Command::new(bin);
+    base(&mut c);
+    let out = c
+        .args(["start", "--foreground", "--demo"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("api_key"), "{err}");
+    // With a key: serves, and the health check passes.
+    let mut c = Command::new(bin);
+    base(&mut c);
+    let mut child = c
+        .args(["start", "--foreground", "--demo"])
+        .env("ROUTER_API_KEY", "container-router-key")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..100 {
+        // HEALTHCHECK runs inside the container, with the container's environment.
+        let mut h = Command::new(bin);
+        base(&mut h);
+        h.env("ROUTER_API_KEY", "container-router-key");
+        if h.args(["healthcheck"]).output().unwrap().status.success() {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "healthcheck never passed");
+}
