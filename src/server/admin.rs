@@ -605,18 +605,9 @@ mod tests {
         .map(|id| json!({"id": id, "object": "model", "api_key": RELAY_KEY}))
         .collect();
         let facts = join(&raw, Catalog::embedded(), &Default::default());
-        let index = facts
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.id.clone(), i))
-            .collect();
-        state.models.store(Arc::new(ModelState {
-            raw,
-            facts,
-            fetched_unix: Some(1),
-            error: None,
-            index,
-        }));
+        state
+            .models
+            .store(Arc::new(ModelState::new(raw, facts, Some(1))));
         state
     }
 

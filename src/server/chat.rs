@@ -232,12 +232,8 @@ impl Drop for RequestLog {
         let models = self.state.models.load();
         let target = self.target.as_deref().unwrap_or("");
         let total_ms = self.started.elapsed().as_millis() as u64;
-        let cost = match (self.prompt_tokens, self.completion_tokens) {
-            (None, None) => None,
-            (p, c) => models
-                .get(target)
-                .and_then(|f| f.cost(p.unwrap_or(0), c.unwrap_or(0))),
-        };
+        let tokens = (self.prompt_tokens, self.completion_tokens);
+        let cost = models.get(target).and_then(|f| token_cost(f, tokens));
         self.state.metrics.observe(&Observation {
             model: &self.model,
             target,
@@ -266,11 +262,7 @@ impl Drop for RequestLog {
                         (None, None)
                     } else {
                         let s = crate::engine::policy::strongest(&cands);
-                        let c = match (self.prompt_tokens, self.completion_tokens) {
-                            (None, None) => None,
-                            (p, c) => s.cost(p.unwrap_or(0), c.unwrap_or(0)),
-                        };
-                        (Some(s.id.clone()), c)
+                        (Some(s.id.clone()), token_cost(s, tokens))
                     }
                 }
                 None => (None, None),
@@ -301,6 +293,17 @@ impl Drop for RequestLog {
                 strongest_cost_usd,
             });
         }
+    }
+}
+
+/// What `tokens` cost on `model`; None when no token count is known at all.
+fn token_cost(
+    model: &crate::catalog::ModelFacts,
+    tokens: (Option<u64>, Option<u64>),
+) -> Option<f64> {
+    match tokens {
+        (None, None) => None,
+        (p, c) => model.cost(p.unwrap_or(0), c.unwrap_or(0)),
     }
 }
 

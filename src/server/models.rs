@@ -33,6 +33,22 @@ pub struct ModelState {
 }
 
 impl ModelState {
+    /// A fetched list and its joined facts, with the id index built.
+    pub fn new(raw: Vec<Value>, facts: Vec<ModelFacts>, fetched_unix: Option<u64>) -> Self {
+        let index = facts
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.id.clone(), i))
+            .collect();
+        Self {
+            raw,
+            facts,
+            fetched_unix,
+            error: None,
+            index,
+        }
+    }
+
     /// Facts of one model by id.
     pub fn get(&self, id: &str) -> Option<&ModelFacts> {
         self.index.get(id).and_then(|&i| self.facts.get(i))
@@ -50,18 +66,11 @@ pub async fn refresh_once(state: &AppState) -> bool {
         Ok(raw) => {
             let facts = join(&raw, Catalog::embedded(), &rt.config.models);
             tracing::info!(models = raw.len(), "upstream model list refreshed");
-            let index = facts
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (f.id.clone(), i))
-                .collect();
-            state.models.store(Arc::new(ModelState {
+            state.models.store(Arc::new(ModelState::new(
                 raw,
                 facts,
-                fetched_unix: Some(super::stats::now_unix()),
-                error: None,
-                index,
-            }));
+                Some(super::stats::now_unix()),
+            )));
             true
         }
         Err(e) => {
