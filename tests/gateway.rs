@@ -1326,3 +1326,36 @@ async fn requests_are_accounted_with_tokens_and_costs() {
     let totals = reader.totals(0).unwrap();
     assert_eq!(totals.requests, 2);
 }
+
+#[tokio::test]
+async fn streams_outliving_the_drain_end_with_an_error_event() {
+    let gw = TestGateway::start(|_| {}).await;
+    gw.sim.script(
+        "gpt-5.5",
+        Step::Sse {
+            status: 200,
+            chunks: sse_chunks_for("gpt-5.5", "a b c d e f g h i j k l m n o p", 16),
+            delay: Duration::ZERO,
+            gap: Duration::from_millis(500),
+            end: SseEnd::Close,
+        },
+    );
+    let r = gw
+        .chat(json!({"model": "gpt-5.5", "stream": true, "messages": user("slow")}))
+        .await;
+    let mut s = r.bytes_stream();
+    let mut text = String::from_utf8(s.next().await.unwrap().unwrap().to_vec()).unwrap();
+    // Stop: the test gateway drains for 2 s, far less than the 8 s this stream needs.
+    gw.stop();
+    let rest = tokio::time::timeout(Duration::from_secs(6), async {
+        while let Some(Ok(chunk)) = s.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the stream did not end after the drain");
+    assert!(text.contains("\"code\":\"shutting_down\""), "{text}");
+    assert!(!text.contains("[DONE]"));
+    // Everything before the error is whole events.
+    assert!(text.ends_with("\n\n"));
+}

@@ -476,7 +476,8 @@ fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer, facts: BodyFacts) 
                 .unwrap_or(HeaderValue::from_static("text/event-stream"));
             // Usage chunks we asked for are removed; ones the client asked for stay.
             let tap = UsageTap::new(facts.usage_added);
-            let body = relay::relay_body(committed, rt.upstream.idle_timeout, tap, log)
+            let drain_over = log.state.drain_over.clone();
+            let body = relay::relay_body(committed, rt.upstream.idle_timeout, tap, drain_over, log)
                 .map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
             let mut r = Response::new(BodyExt::boxed_unsync(StreamBody::new(body)));
             let rh = r.headers_mut();

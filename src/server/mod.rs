@@ -107,6 +107,9 @@ pub struct AppState {
     pub refresh: tokio::sync::Notify,
     /// Cancelled when the gateway should stop.
     pub shutdown: CancellationToken,
+    /// Cancelled when the drain period is over: streams still open end with an SSE error
+    /// event instead of being cut mid-event.
+    pub drain_over: CancellationToken,
     /// Set when this gateway serves the built-in simulated relay.
     pub demo: bool,
     /// The config file changes from `/admin` are written to (set by the daemon; unset in
@@ -135,6 +138,7 @@ impl AppState {
             addr,
             refresh: tokio::sync::Notify::new(),
             shutdown: CancellationToken::new(),
+            drain_over: CancellationToken::new(),
             demo,
             config_path: std::sync::OnceLock::new(),
             usage_db: std::sync::OnceLock::new(),
@@ -210,11 +214,12 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration)
         .in_flight
         .load(std::sync::atomic::Ordering::Relaxed);
     tracing::info!(in_flight, drain_secs = drain.as_secs(), "draining");
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("drain period over; closing remaining connections");
+    let mut shutdown = std::pin::pin!(graceful.shutdown());
+    if tokio::time::timeout(drain, &mut shutdown).await.is_err() {
+        tracing::warn!("drain period over; ending the remaining streams with an error event");
+        state.drain_over.cancel();
+        // Give the streams a moment to write that last event and finish.
+        let _ = tokio::time::timeout(Duration::from_millis(500), &mut shutdown).await;
     }
 }
 

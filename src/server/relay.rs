@@ -108,6 +108,7 @@ pub enum Outcome {
 
 struct State<G> {
     tap: UsageTap,
+    drain_over: tokio_util::sync::CancellationToken,
     /// An end or error seen while coalescing, handled on the next turn.
     stashed: Option<Option<Result<Bytes, reqwest::Error>>>,
     prefix: Option<Bytes>,
@@ -239,10 +240,12 @@ pub fn relay_body<G: EndGuard>(
     c: Committed,
     idle: Duration,
     tap: UsageTap,
+    drain_over: tokio_util::sync::CancellationToken,
     guard: G,
 ) -> impl Stream<Item = Bytes> + Send {
     let st = State {
         tap,
+        drain_over,
         stashed: None,
         prefix: Some(c.prefix),
         carry: c.carry,
@@ -264,7 +267,20 @@ pub fn relay_body<G: EndGuard>(
             }
             let next = match st.stashed.take() {
                 Some(item) => Ok(item),
-                None => tokio::time::timeout(st.idle, st.stream.next()).await,
+                None => {
+                    let drain_over = st.drain_over.clone();
+                    tokio::select! {
+                        r = tokio::time::timeout(st.idle, st.stream.next()) => r,
+                        _ = drain_over.cancelled() => {
+                            // Shutting down past the drain period: end cleanly, at an event
+                            // boundary, with an error the client can read.
+                            st.done = true;
+                            let msg = "the gateway is shutting down; the stream was ended after the drain period (server.drain_secs)".to_string();
+                            st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
+                            return Some((error_event(503, "shutting_down", &msg), st));
+                        }
+                    }
+                }
             };
             match next {
                 Ok(Some(Ok(chunk))) => {
