@@ -11,29 +11,13 @@ use llm_router::catalog::{Catalog, NOT_A_CHAT_MODEL};
 use llm_router::sim::SimRelay;
 use serde_json::Value;
 
-use crate::util::env::{TestEnv, free_port};
+use crate::util::env::{TestEnv, free_port, stderr, stdout};
 
 /// A multi-thread runtime so the relay keeps serving while the test blocks on the binary.
 fn sim() -> (tokio::runtime::Runtime, SimRelay) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let sim = rt.block_on(SimRelay::start()).expect("sim relay");
     (rt, sim)
-}
-
-fn run(env: &TestEnv, args: &[&str]) -> Output {
-    env.cmd()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run llm-router")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Succeeded; returns stdout.
@@ -104,7 +88,7 @@ fn init_yes_writes_a_private_valid_config_and_refuses_to_overwrite() {
     assert_eq!(mode(&env.config_dir()), 0o700);
 
     // A second init refuses and names the file; nothing changes.
-    let err = one_line_error(run(&env, &["init", "--yes", "--base-url", "http://x.test"]));
+    let err = one_line_error(env.run(&["init", "--yes", "--base-url", "http://x.test"]));
     assert!(
         err.contains(&env.config_file().display().to_string()),
         "{err}"
@@ -116,18 +100,15 @@ fn init_yes_writes_a_private_valid_config_and_refuses_to_overwrite() {
     );
 
     // --force replaces it.
-    ok(run(
-        &env,
-        &[
-            "init",
-            "--yes",
-            "--force",
-            "--no-probe",
-            "--base-url",
-            "https://relay.example.com/v1",
-            "--generate-router-key",
-        ],
-    ));
+    ok(env.run(&[
+        "init",
+        "--yes",
+        "--force",
+        "--no-probe",
+        "--base-url",
+        "https://relay.example.com/v1",
+        "--generate-router-key",
+    ]));
     let cfg = parse(&env);
     assert_eq!(cfg.upstream.base_url, "https://relay.example.com/v1");
     assert_eq!(cfg.server.port, 8787);
@@ -139,45 +120,39 @@ fn init_yes_writes_a_private_valid_config_and_refuses_to_overwrite() {
 fn init_presets_and_missing_answers() {
     let env = TestEnv::new();
     // A preset supplies the base URL and the usual key variable.
-    let out = ok(run(
-        &env,
-        &["init", "--yes", "--no-probe", "--provider", "openrouter"],
-    ));
+    let out = ok(env.run(&["init", "--yes", "--no-probe", "--provider", "openrouter"]));
     assert!(out.contains("OPENROUTER_API_KEY"), "{out}");
     let cfg = parse(&env);
     assert_eq!(cfg.upstream.base_url, "https://openrouter.ai/api/v1");
     assert_eq!(cfg.upstream.api_key_env, "OPENROUTER_API_KEY");
 
     let env = TestEnv::new();
-    let err = one_line_error(run(&env, &["init", "--yes"]));
+    let err = one_line_error(env.run(&["init", "--yes"]));
     assert!(err.contains("--base-url"), "{err}");
-    let err = one_line_error(run(&env, &["init", "--yes", "--provider", "nope"]));
+    let err = one_line_error(env.run(&["init", "--yes", "--provider", "nope"]));
     assert!(err.contains("--list-providers"), "{err}");
-    let err = one_line_error(run(&env, &["init", "--yes", "--base-url", "ftp://x"]));
+    let err = one_line_error(env.run(&["init", "--yes", "--base-url", "ftp://x"]));
     assert!(err.contains("--base-url"), "{err}");
     // Without --yes and without a terminal there is nobody to ask.
-    let err = one_line_error(run(&env, &["init"]));
+    let err = one_line_error(env.run(&["init"]));
     assert!(err.contains("--yes"), "{err}");
     assert!(!env.config_file().exists());
 
     // The inline key lands in the file, with a warning that says so.
-    let o = run(
-        &env,
-        &[
-            "init",
-            "--yes",
-            "--no-probe",
-            "--base-url",
-            "http://127.0.0.1:1",
-            "--api-key",
-            "sk-inline-secret-9876",
-        ],
-    );
+    let o = env.run(&[
+        "init",
+        "--yes",
+        "--no-probe",
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--api-key",
+        "sk-inline-secret-9876",
+    ]);
     assert!(stderr(&o).contains("warning"), "{}", stderr(&o));
     ok(o);
     assert_eq!(parse(&env).upstream.api_key, "sk-inline-secret-9876");
 
-    let list = ok(run(&env, &["init", "--list-providers"]));
+    let list = ok(env.run(&["init", "--list-providers"]));
     assert!(
         list.contains("openai") && list.contains("deepseek"),
         "{list}"
@@ -188,7 +163,7 @@ fn init_presets_and_missing_answers() {
 fn init_with_an_unreachable_relay_still_saves() {
     let env = TestEnv::new();
     let url = format!("http://127.0.0.1:{}", free_port());
-    let o = run(&env, &["init", "--yes", "--base-url", &url]);
+    let o = env.run(&["init", "--yes", "--base-url", &url]);
     assert!(
         stderr(&o).contains("warning: could not list models"),
         "{}",
@@ -266,7 +241,7 @@ fn config_set_keeps_comments_and_refuses_bad_values() {
     let env = TestEnv::new();
     env.write_config(COMMENTED);
 
-    let out = ok(run(&env, &["config", "set", "server.port", "9100"]));
+    let out = ok(env.run(&["config", "set", "server.port", "9100"]));
     assert!(out.contains("server.port = 9100"), "{out}");
     let text = std::fs::read_to_string(env.config_file()).expect("read");
     assert_eq!(text, COMMENTED.replace("9000", "9100"));
@@ -284,18 +259,15 @@ fn config_set_keeps_comments_and_refuses_bad_values() {
             "router.max_attempts",
         ),
     ] {
-        let err = one_line_error(run(&env, &args));
+        let err = one_line_error(env.run(&args));
         assert!(err.contains(&format!("`{key}`")), "{err}");
         let after = std::fs::read_to_string(env.config_file()).expect("read");
         assert_eq!(after, text, "file changed after refused {args:?}");
     }
 
     // Quoted model ids with dots.
-    ok(run(
-        &env,
-        &["config", "set", "models.\"gpt-5.5\".exclude", "true"],
-    ));
-    let out = ok(run(&env, &["config", "get", "models.\"gpt-5.5\".exclude"]));
+    ok(env.run(&["config", "set", "models.\"gpt-5.5\".exclude", "true"]));
+    let out = ok(env.run(&["config", "get", "models.\"gpt-5.5\".exclude"]));
     assert_eq!(out.trim(), "true");
     let text = std::fs::read_to_string(env.config_file()).expect("read");
     assert!(
@@ -310,29 +282,23 @@ fn config_get_unset_show_path() {
     env.write_config(COMMENTED);
 
     assert_eq!(
-        ok(run(&env, &["config", "get", "server.port"])).trim(),
+        ok(env.run(&["config", "get", "server.port"])).trim(),
         "9000"
     );
     // Defaults count as values in force.
-    assert_eq!(
-        ok(run(&env, &["config", "get", "log.level"])).trim(),
-        "info"
-    );
-    let err = one_line_error(run(&env, &["config", "get", "server.prot"]));
+    assert_eq!(ok(env.run(&["config", "get", "log.level"])).trim(), "info");
+    let err = one_line_error(env.run(&["config", "get", "server.prot"]));
     assert!(err.contains("server.prot"), "{err}");
 
     // Secrets are masked everywhere but `get --reveal`.
     let secret = "sk-relay-very-secret-4321";
-    let out = ok(run(&env, &["config", "set", "upstream.api_key", secret]));
+    let out = ok(env.run(&["config", "set", "upstream.api_key", secret]));
     assert!(!out.contains(secret), "{out}");
-    let got = ok(run(&env, &["config", "get", "upstream.api_key"]));
+    let got = ok(env.run(&["config", "get", "upstream.api_key"]));
     assert!(!got.contains(secret) && got.contains("4321"), "{got}");
-    let got = ok(run(
-        &env,
-        &["config", "get", "upstream.api_key", "--reveal"],
-    ));
+    let got = ok(env.run(&["config", "get", "upstream.api_key", "--reveal"]));
     assert_eq!(got.trim(), secret);
-    let show = ok(run(&env, &["config", "show"]));
+    let show = ok(env.run(&["config", "show"]));
     assert!(
         !show.contains(secret) && show.contains("port = 9000"),
         "{show}"
@@ -361,42 +327,39 @@ fn config_get_unset_show_path() {
         "{v}"
     );
 
-    let out = ok(run(&env, &["config", "unset", "server.port"]));
+    let out = ok(env.run(&["config", "unset", "server.port"]));
     assert!(out.contains("8787"), "{out}");
     assert_eq!(
-        ok(run(&env, &["config", "get", "server.port"])).trim(),
+        ok(env.run(&["config", "get", "server.port"])).trim(),
         "8787"
     );
     let text = std::fs::read_to_string(env.config_file()).expect("read");
     assert!(text.starts_with("# my router\n"), "{text}");
     assert!(!text.contains("9000"), "{text}");
     // Unsetting what is not set writes nothing.
-    let out = ok(run(&env, &["config", "unset", "server.port"]));
+    let out = ok(env.run(&["config", "unset", "server.port"]));
     assert!(out.contains("nothing to do"), "{out}");
 
-    let out = ok(run(&env, &["config", "path"]));
+    let out = ok(env.run(&["config", "path"]));
     assert_eq!(out.trim(), env.config_file().display().to_string());
 }
 
 #[test]
 fn config_set_creates_a_missing_file_and_broken_files_are_named() {
     let env = TestEnv::new();
-    ok(run(
-        &env,
-        &["config", "set", "router.model", "gpt-5.4-mini"],
-    ));
+    ok(env.run(&["config", "set", "router.model", "gpt-5.4-mini"]));
     assert_eq!(parse(&env).router.model, "gpt-5.4-mini");
     assert_eq!(mode(&env.config_file()), 0o600);
 
     env.write_config("[server\nport = 1\n");
     let before = std::fs::read(env.config_file()).expect("read");
-    let err = one_line_error(run(&env, &["config", "set", "server.port", "9000"]));
+    let err = one_line_error(env.run(&["config", "set", "server.port", "9000"]));
     assert!(
         err.contains(&env.config_file().display().to_string()),
         "{err}"
     );
     assert_eq!(std::fs::read(env.config_file()).expect("read"), before);
-    let err = one_line_error(run(&env, &["config", "show"]));
+    let err = one_line_error(env.run(&["config", "show"]));
     assert!(
         err.contains(&env.config_file().display().to_string()),
         "{err}"
@@ -437,7 +400,7 @@ fn models_without_a_daemon_asks_the_relay() {
     let env = TestEnv::new();
     env.write_config(&format!("[upstream]\nbase_url = \"{}\"\n", sim.base_url()));
 
-    let o = run(&env, &["models", "--json"]);
+    let o = env.run(&["models", "--json"]);
     assert!(stderr(&o).contains("no daemon"), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&ok(o)).expect("json");
     assert_eq!(v["source"], "upstream");
@@ -460,7 +423,7 @@ fn models_without_a_daemon_asks_the_relay() {
     assert!(find(router)["excluded"].is_null());
 
     // The table says the same.
-    let table = ok(run(&env, &["models"]));
+    let table = ok(env.run(&["models"]));
     assert!(table.contains("gpt-5.5"), "{table}");
     assert!(table.contains("excluded: not a chat model"), "{table}");
     assert!(table.contains(&format!("{router} (cheapest")), "{table}");
@@ -469,12 +432,12 @@ fn models_without_a_daemon_asks_the_relay() {
 #[test]
 fn models_errors_say_what_to_do() {
     let env = TestEnv::new();
-    let err = one_line_error(run(&env, &["models"]));
+    let err = one_line_error(env.run(&["models"]));
     assert!(err.contains("llm-router init"), "{err}");
 
     let url = format!("http://127.0.0.1:{}", free_port());
     env.write_config(&format!("[upstream]\nbase_url = \"{url}\"\n"));
-    let err = one_line_error(run(&env, &["models", "--json"]));
+    let err = one_line_error(env.run(&["models", "--json"]));
     assert!(
         err.contains(&url) && err.contains("upstream.base_url"),
         "{err}"

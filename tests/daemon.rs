@@ -14,7 +14,7 @@ use llm_router::daemon::client::{Client, ClientError};
 use llm_router::sim::{SimRelay, SseEnd, Step, sse_chunks_for};
 use serde_json::{Value, json};
 
-use crate::util::env::{TestEnv, free_port};
+use crate::util::env::{TestEnv, free_port, stderr, stdout};
 
 /// An isolated environment, an optional simulated relay, and a guaranteed `stop --force`.
 struct World {
@@ -132,14 +132,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Poll `f` until it holds or `timeout` passes.

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::util::env::TestEnv;
+use crate::util::env::{TestEnv, stderr, stdout};
 
 /// A router key with every character that breaks naive quoting.
 const TRICKY_KEY: &str = r#"it's $HOME "x" \ y"#;
@@ -34,14 +34,6 @@ fn router(t: &TestEnv, args: &[&str]) -> Command {
 
 fn run(mut c: Command) -> Output {
     c.output().expect("run command")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Run and require success; returns stdout.

@@ -1,31 +1,15 @@
 //! `llm-router usage` through the real binary, against a usage database the test writes with
 //! the library's own writer into the isolated state dir (`TestEnv`).
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use llm_router::usage::{self, UsageRecord};
 use serde_json::Value;
 
-use crate::util::env::TestEnv;
+use crate::util::env::{TestEnv, stderr, stdout};
 
 const DAY: i64 = 86_400_000;
-
-fn run(env: &TestEnv, args: &[&str]) -> Output {
-    env.cmd()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run llm-router")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn ok_json(o: Output) -> Value {
     assert!(
@@ -85,7 +69,7 @@ fn usage_json_reports_totals_and_rows() {
     let env = TestEnv::new();
     seed(&env);
 
-    let v = ok_json(run(&env, &["usage", "--json"]));
+    let v = ok_json(env.run(&["usage", "--json"]));
     let t = &v["totals"];
     assert_eq!(t["requests"], 3, "{v:#}");
     assert_eq!(t["errors"], 1);
@@ -103,10 +87,7 @@ fn usage_json_reports_totals_and_rows() {
     assert_eq!(rows[1]["key"], "model-b");
 
     // Everything, by virtual model: the old request counts and pass-through has its own row.
-    let v = ok_json(run(
-        &env,
-        &["usage", "--json", "--since", "all", "--by", "mode"],
-    ));
+    let v = ok_json(env.run(&["usage", "--json", "--since", "all", "--by", "mode"]));
     assert_eq!(v["totals"]["requests"], 4);
     let keys: Vec<&str> = v["rows"]
         .as_array()
@@ -118,16 +99,13 @@ fn usage_json_reports_totals_and_rows() {
 
     // By day since a date long ago: ten days ago and today (three if the test straddles UTC
     // midnight).
-    let v = ok_json(run(
-        &env,
-        &["usage", "--json", "--since", "2000-01-01", "--by", "day"],
-    ));
+    let v = ok_json(env.run(&["usage", "--json", "--since", "2000-01-01", "--by", "day"]));
     let days = v["rows"].as_array().unwrap();
     assert!((2..=3).contains(&days.len()), "{v:#}");
     assert_eq!(days[0]["requests"], 1, "the old request is on its own day");
 
     // The human table names the models and the money.
-    let o = run(&env, &["usage"]);
+    let o = env.run(&["usage"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     for want in ["requests", "model-a", "model-b", "saved", "$0.0060"] {
@@ -138,10 +116,10 @@ fn usage_json_reports_totals_and_rows() {
 #[test]
 fn usage_without_a_database_is_empty_not_an_error() {
     let env = TestEnv::new();
-    let v = ok_json(run(&env, &["usage", "--json"]));
+    let v = ok_json(env.run(&["usage", "--json"]));
     assert_eq!(v["totals"]["requests"], 0);
     assert_eq!(v["rows"].as_array().unwrap().len(), 0);
-    let o = run(&env, &["usage"]);
+    let o = env.run(&["usage"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("No requests recorded"),
@@ -157,7 +135,7 @@ fn usage_without_a_database_is_empty_not_an_error() {
 #[test]
 fn bad_since_fails_with_one_line() {
     let env = TestEnv::new();
-    let o = run(&env, &["usage", "--since", "bogus"]);
+    let o = env.run(&["usage", "--since", "bogus"]);
     assert!(!o.status.success(), "stdout: {}", stdout(&o));
     let err = stderr(&o);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();

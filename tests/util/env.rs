@@ -1,7 +1,7 @@
 //! `TestEnv`: an isolated HOME/XDG/LLM_ROUTER_* world for running the real binary.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 /// Variables from the developer's own environment that would leak into a test.
 const SCRUB: &[&str] = &[
@@ -90,6 +90,15 @@ impl TestEnv {
         c
     }
 
+    /// Run the binary with `args` (no stdin) and collect its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run llm-router")
+    }
+
     /// Write the config file.
     pub fn write_config(&self, text: &str) {
         std::fs::create_dir_all(self.config_dir()).expect("config dir");
@@ -103,4 +112,14 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A command's stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
