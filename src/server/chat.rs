@@ -340,10 +340,7 @@ impl RouterCaller for RelayRouter<'_> {
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
+            let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
             serde_json::from_slice::<Value>(&bytes)
                 .map_err(|e| format!("router answer is not JSON: {e}"))
         };
@@ -376,8 +373,7 @@ async fn call(
     if stream {
         let sent = Instant::now();
         let resp = rt.upstream.send_chat(body, request_id, fwd).await?;
-        let headers = resp.headers().clone();
-        let bytes: relay::ByteStream = Box::pin(resp.bytes_stream());
+        let (headers, bytes) = resp.into_parts();
         let committed =
             relay::lookahead(bytes, sent + rt.upstream.first_byte_timeout, sent).await?;
         Ok(Answer::Stream { headers, committed })

@@ -10,7 +10,6 @@
 //! `finish_reason` or `[DONE]`. Dropping the body (client gone) drops the upstream stream,
 //! which closes the upstream connection.
 
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -20,8 +19,7 @@ use crate::error::ApiError;
 use crate::upstream::UpstreamError;
 use crate::upstream::sse::{EventKind, SseDecoder, classify};
 
-/// The upstream byte stream.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+pub use crate::upstream::ByteStream;
 
 /// Read-ahead never holds more than this before committing anyway.
 const MAX_LOOKAHEAD: usize = 1024 * 1024;
@@ -62,7 +60,7 @@ pub async fn lookahead(
             Some(Err(e)) => {
                 return Err(UpstreamError::Stream(format!(
                     "the connection failed before any content: {}",
-                    e.without_url()
+                    e
                 )));
             }
             Some(Ok(c)) => c,
@@ -110,7 +108,7 @@ struct State<G> {
     tap: UsageTap,
     drain_over: tokio_util::sync::CancellationToken,
     /// An end or error seen while coalescing, handled on the next turn.
-    stashed: Option<Option<Result<Bytes, reqwest::Error>>>,
+    stashed: Option<Option<Result<Bytes, crate::upstream::BodyError>>>,
     prefix: Option<Bytes>,
     carry: BytesMut,
     stream: ByteStream,
@@ -340,7 +338,7 @@ pub fn relay_body<G: EndGuard>(
                 }
                 Ok(Some(Err(e))) => {
                     st.done = true;
-                    let msg = format!("the relay stream failed: {}", e.without_url());
+                    let msg = format!("the relay stream failed: {e}");
                     st.guard
                         .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
                     return Some((error_event(502, "stream_error", &msg), st));

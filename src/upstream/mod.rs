@@ -6,12 +6,16 @@
 //! idle timeout between chunks). Non-2xx answers are read (bounded) so their message and
 //! `retry-after` can be passed on.
 
+pub mod pool;
 pub mod sse;
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use http_body_util::{BodyDataStream, Full};
 use serde_json::Value;
 
 use crate::config::UpstreamConfig;
@@ -143,15 +147,79 @@ impl UpstreamError {
     }
 }
 
+/// A body read error (the connection broke mid-body), as a message without secrets.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(pub String);
+
+/// An upstream response body as a stream of chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyError>> + Send>>;
+
+enum ChatBody {
+    Pool(pool::RelayBody),
+    Reqwest(reqwest::Response),
+}
+
+/// A 2xx chat answer whose head has arrived; the body is still on the wire.
+pub struct ChatResponse {
+    headers: HeaderMap,
+    body: ChatBody,
+}
+
+impl ChatResponse {
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The head, and the body as a stream of chunks.
+    pub fn into_parts(self) -> (HeaderMap, ByteStream) {
+        let stream: ByteStream = match self.body {
+            ChatBody::Pool(b) => {
+                Box::pin(BodyDataStream::new(b).map_err(|e| BodyError(pool::describe(&e))))
+            }
+            ChatBody::Reqwest(r) => Box::pin(
+                r.bytes_stream()
+                    .map_err(|e| BodyError(e.without_url().to_string())),
+            ),
+        };
+        (self.headers, stream)
+    }
+
+    /// The whole body. A small body is copied out of the connection's read buffer, so the
+    /// buffer is free for the connection's next response while this answer is written out.
+    pub async fn bytes(self) -> Result<Bytes, BodyError> {
+        Self::collect_stream(self.into_parts().1).await
+    }
+}
+
+/// Bodies up to this size are copied into their own allocation (see [`ChatResponse::bytes`]).
+const COMPACT_MAX: usize = 16 * 1024;
+
+/// A small `Bytes` that shares a larger buffer (a connection's read buffer) gets its own
+/// exact-size copy: holding a 70-byte slice must not pin an 8 KiB buffer per connection.
+pub fn compact(b: Bytes) -> Bytes {
+    if b.len() <= COMPACT_MAX && !b.is_empty() {
+        Bytes::copy_from_slice(&b)
+    } else {
+        b
+    }
+}
+
 /// A configured relay client.
 #[derive(Clone)]
 pub struct Upstream {
+    /// Model lists, and chat calls when the environment names a proxy.
     client: reqwest::Client,
+    /// Chat calls on direct connections (see [`pool`]); `None` when a proxy is configured.
+    pool: Option<pool::Pool>,
     base: String,
     /// Parsed once: parsing (IDNA included) per request showed up in profiles.
     chat_url: reqwest::Url,
+    chat_uri: http::Uri,
     models_url: reqwest::Url,
     key: Option<String>,
+    /// `Bearer <key>`, marked sensitive.
+    auth: Option<HeaderValue>,
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
     pub total_timeout: Duration,
@@ -173,26 +241,55 @@ impl Upstream {
         key: Option<String>,
         cfg: &UpstreamConfig,
     ) -> Result<Self, UpstreamError> {
+        let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
+        let pool_idle = Duration::from_secs(90);
         let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
-            .pool_idle_timeout(Duration::from_secs(90))
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(pool_idle)
             .tcp_nodelay(true)
             .http1_only()
             .build()
             .map_err(|e| UpstreamError::Connect(format!("cannot build the HTTP client: {e}")))?;
         let base = base_v1.trim_end_matches('/').to_string();
+        let invalid =
+            |e: String| UpstreamError::Connect(format!("invalid upstream URL {base}: {e}"));
         let parse = |path: &str| {
-            reqwest::Url::parse(&format!("{base}{path}"))
-                .map_err(|e| UpstreamError::Connect(format!("invalid upstream URL {base}: {e}")))
+            reqwest::Url::parse(&format!("{base}{path}")).map_err(|e| invalid(e.to_string()))
         };
         let chat_url = parse("/chat/completions")?;
         let models_url = parse("/models")?;
+        let chat_uri = pool::origin_form(&chat_url).map_err(invalid)?;
+        let origin = pool::Origin::parse(&chat_url).map_err(invalid)?;
+        let pool = if pool::proxy_in_env(origin.https) {
+            None
+        } else {
+            Some(
+                pool::Pool::new(origin, connect_timeout, pool_idle)
+                    .map_err(UpstreamError::Connect)?,
+            )
+        };
+        let key = key.filter(|k| !k.is_empty());
+        let auth = match &key {
+            Some(k) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| {
+                    UpstreamError::Connect(
+                        "the relay key (upstream.api_key) contains characters that cannot go in an HTTP header".into(),
+                    )
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
         Ok(Self {
             client,
+            pool,
             chat_url,
+            chat_uri,
             models_url,
             base,
-            key: key.filter(|k| !k.is_empty()),
+            key,
+            auth,
             first_byte_timeout: Duration::from_millis(cfg.first_byte_timeout_ms),
             idle_timeout: Duration::from_millis(cfg.idle_timeout_ms),
             total_timeout: Duration::from_millis(cfg.total_timeout_ms),
@@ -201,6 +298,11 @@ impl Upstream {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Whether chat calls use the direct connection pool (false when a proxy is set).
+    pub fn pooled(&self) -> bool {
+        self.pool.is_some()
     }
 
     fn secrets(&self) -> Vec<&str> {
@@ -213,8 +315,8 @@ impl Upstream {
 
     fn request(&self, method: reqwest::Method, url: &reqwest::Url) -> reqwest::RequestBuilder {
         let mut rb = self.client.request(method, url.clone());
-        if let Some(k) = &self.key {
-            rb = rb.bearer_auth(k);
+        if let Some(a) = &self.auth {
+            rb = rb.header(http::header::AUTHORIZATION, a.clone());
         }
         rb
     }
@@ -242,11 +344,11 @@ impl Upstream {
                 .send()
                 .await
                 .map_err(|e| self.transport_error(&e.without_url()))?;
-            let resp = self.check_status(resp).await?;
+            let resp = self.check_status(resp_parts(resp)).await?;
             let body = resp
                 .bytes()
                 .await
-                .map_err(|e| self.transport_error(&e.without_url()))?;
+                .map_err(|e| UpstreamError::Connect(self.clean(&e.0)))?;
             let v: Value = serde_json::from_slice(&body)
                 .map_err(|e| UpstreamError::Invalid(format!("models list is not JSON: {e}")))?;
             match v.get("data") {
@@ -268,7 +370,7 @@ impl Upstream {
         body: Bytes,
         request_id: &str,
         forwarded: &HeaderMap,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<ChatResponse, UpstreamError> {
         self.send_chat_within(body, request_id, forwarded, self.first_byte_timeout)
             .await
     }
@@ -279,7 +381,67 @@ impl Upstream {
         request_id: &str,
         forwarded: &HeaderMap,
         timeout: Duration,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<ChatResponse, UpstreamError> {
+        let send = async {
+            match &self.pool {
+                Some(pool) => self.send_pooled(pool, body, request_id, forwarded).await,
+                None => self.send_reqwest(body, request_id, forwarded).await,
+            }
+        };
+        let resp = tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| UpstreamError::Timeout("first byte"))??;
+        self.check_status(resp).await
+    }
+
+    async fn send_pooled(
+        &self,
+        pool: &pool::Pool,
+        body: Bytes,
+        request_id: &str,
+        forwarded: &HeaderMap,
+    ) -> Result<(u16, ChatResponse), UpstreamError> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = http::Method::POST;
+        *req.uri_mut() = self.chat_uri.clone();
+        let h = req.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(a) = &self.auth {
+            h.insert(http::header::AUTHORIZATION, a.clone());
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert(HeaderName::from_static("x-llm-router-request-id"), v);
+        }
+        for name in FORWARDED_REQUEST_HEADERS {
+            if let Some(v) = forwarded.get(*name) {
+                h.insert(*name, v.clone());
+            }
+        }
+        let resp = pool.send(req).await.map_err(|e| match e {
+            pool::PoolError::ConnectTimeout => UpstreamError::Timeout("connection"),
+            pool::PoolError::Connect(m) | pool::PoolError::Http(m) => {
+                UpstreamError::Connect(self.clean(&m))
+            }
+        })?;
+        let (parts, body) = resp.into_parts();
+        Ok((
+            parts.status.as_u16(),
+            ChatResponse {
+                headers: parts.headers,
+                body: ChatBody::Pool(body),
+            },
+        ))
+    }
+
+    async fn send_reqwest(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        forwarded: &HeaderMap,
+    ) -> Result<(u16, ChatResponse), UpstreamError> {
         let mut rb = self
             .request(reqwest::Method::POST, &self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -289,12 +451,12 @@ impl Upstream {
                 rb = rb.header(*name, v.clone());
             }
         }
-        let send = rb.body(body).send();
-        let resp = tokio::time::timeout(timeout, send)
+        let resp = rb
+            .body(body)
+            .send()
             .await
-            .map_err(|_| UpstreamError::Timeout("first byte"))?
             .map_err(|e| self.transport_error(&e.without_url()))?;
-        self.check_status(resp).await
+        Ok(resp_parts(resp))
     }
 
     /// Non-streaming chat: the whole body within the total timeout. A 200 whose JSON has an
@@ -313,7 +475,7 @@ impl Upstream {
             let bytes = resp
                 .bytes()
                 .await
-                .map_err(|e| self.transport_error(&e.without_url()))?;
+                .map_err(|e| UpstreamError::Connect(self.clean(&e.0)))?;
             let usage =
                 check_json_answer(&bytes).map_err(|m| UpstreamError::Stream(self.clean(&m)))?;
             Ok((headers, bytes, usage))
@@ -325,19 +487,17 @@ impl Upstream {
 
     async fn check_status(
         &self,
-        resp: reqwest::Response,
-    ) -> Result<reqwest::Response, UpstreamError> {
-        let status = resp.status().as_u16();
+        (status, resp): (u16, ChatResponse),
+    ) -> Result<ChatResponse, UpstreamError> {
         if (200..300).contains(&status) {
             return Ok(resp);
         }
-        let headers = resp.headers().clone();
-        let retry_after = parse_retry_after(&headers);
-        let passed = pass_headers(&headers);
+        let retry_after = parse_retry_after(&resp.headers);
+        let passed = pass_headers(&resp.headers);
         let mut body = Vec::new();
-        let mut resp = resp;
+        let (_, mut stream) = resp.into_parts();
         // Bounded read: an HTML error page of megabytes is not worth keeping.
-        while let Ok(Some(chunk)) = resp.chunk().await {
+        while let Some(Ok(chunk)) = stream.next().await {
             body.extend_from_slice(&chunk);
             if body.len() >= MAX_ERROR_BODY {
                 break;
@@ -353,6 +513,35 @@ impl Upstream {
             headers: passed,
         })
     }
+}
+
+impl ChatResponse {
+    /// Read a body stream to its end (one chunk: no copy; small bodies: see [`compact`]).
+    async fn collect_stream(mut stream: ByteStream) -> Result<Bytes, BodyError> {
+        let Some(first) = stream.next().await.transpose()? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = stream.next().await.transpose()? else {
+            return Ok(compact(first));
+        };
+        let mut buf = bytes::BytesMut::with_capacity(first.len() + second.len());
+        buf.extend_from_slice(&first);
+        buf.extend_from_slice(&second);
+        while let Some(chunk) = stream.next().await.transpose()? {
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+fn resp_parts(resp: reqwest::Response) -> (u16, ChatResponse) {
+    (
+        resp.status().as_u16(),
+        ChatResponse {
+            headers: resp.headers().clone(),
+            body: ChatBody::Reqwest(resp),
+        },
+    )
 }
 
 /// Message, type and code of an upstream error body (OpenAI, OpenRouter or plain shapes).

@@ -1,0 +1,568 @@
+//! The lean HTTP/1.1 client for chat calls: one relay origin, a pool of keep-alive
+//! connections driven by hyper's connection API, TLS by rustls with the platform verifier.
+//!
+//! Why not reqwest here: every request through reqwest paid for URL handling, a tower
+//! stack, hyper-util's general pool and its large per-connection futures, which profiles
+//! showed as ~10% of the gateway's CPU per request and a third of its memory at c=256
+//! (docs/performance.md). A gateway talks to one origin, so its pool is a `Vec`.
+//!
+//! Invariants: a connection goes back to the pool only after its response body was read to
+//! the end (so it is idle); a body dropped early drops the connection (the relay sees the
+//! close and stops generating); a request that a stale pooled connection refused before
+//! sending anything is retried once on a fresh connection; no lock is held across an await.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, Uri};
+use http_body_util::Full;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
+
+/// Why a pooled request failed, as text already fit for an error message (no key inside:
+/// the key only ever travels in a request header, which errors do not print).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PoolError {
+    #[error("{0}")]
+    Connect(String),
+    #[error("the connection to the relay timed out")]
+    ConnectTimeout,
+    #[error("{0}")]
+    Http(String),
+}
+
+/// Where the relay is, parsed once from its base URL.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub https: bool,
+    /// Host name or IP literal (IPv6 without brackets), for DNS and TLS.
+    pub host: String,
+    pub port: u16,
+    /// `Host` header value: `host[:port]`, port only when not the scheme's default.
+    pub authority: HeaderValue,
+}
+
+impl Origin {
+    pub fn parse(url: &reqwest::Url) -> Result<Origin, String> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            s => return Err(format!("unsupported scheme `{s}` (use http or https)")),
+        };
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            None => return Err("the URL has no host".into()),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| "the URL has no port".to_string())?;
+        let authority = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or(&host)),
+            None => url.host_str().unwrap_or(&host).to_string(),
+        };
+        let authority =
+            HeaderValue::from_str(&authority).map_err(|_| format!("invalid host `{authority}`"))?;
+        Ok(Origin {
+            https,
+            host,
+            port,
+            authority,
+        })
+    }
+}
+
+type Io = TokioIo<Either<TcpStream, Box<TlsStream<TcpStream>>>>;
+type Sender = SendRequest<Full<Bytes>>;
+
+struct Idle {
+    tx: Sender,
+    since: Instant,
+}
+
+struct Inner {
+    origin: Origin,
+    tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
+    idle: Mutex<Vec<Idle>>,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    max_idle: usize,
+}
+
+/// A pool of connections to one relay origin. Cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("origin", &self.inner.origin)
+            .finish()
+    }
+}
+
+/// The rustls client configuration: the platform's trust store and verifier (as reqwest
+/// uses), the aws-lc-rs provider, HTTP/1.1 by ALPN.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_platform_verifier()
+        .map_err(|e| format!("cannot load the system's certificates: {e}"))?
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+impl Pool {
+    pub fn new(
+        origin: Origin,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Result<Pool, String> {
+        let tls = if origin.https {
+            let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+                .map_err(|_| format!("invalid TLS server name `{}`", origin.host))?;
+            Some((TlsConnector::from(Arc::new(tls_config()?)), name))
+        } else {
+            None
+        };
+        Ok(Pool {
+            inner: Arc::new(Inner {
+                origin,
+                tls,
+                idle: Mutex::new(Vec::new()),
+                connect_timeout,
+                idle_timeout,
+                max_idle: 1024,
+            }),
+        })
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.inner.origin
+    }
+
+    /// Idle connections kept right now (for tests).
+    pub fn idle_count(&self) -> usize {
+        self.inner.idle.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Send a request whose URI is in origin form (`/v1/...`); `Host` is added here.
+    /// Resolves with the response head; the body returns the connection when read to its end.
+    pub async fn send(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<Response<RelayBody>, PoolError> {
+        req.headers_mut()
+            .insert(http::header::HOST, self.inner.origin.authority.clone());
+        // Reuse an idle connection; one that turns out closed before the request went out
+        // gives the request back, and the next one (or a new connection) is tried.
+        while let Some(mut tx) = self.checkout() {
+            if tx.ready().await.is_err() {
+                continue;
+            }
+            match tx.try_send_request(req).await {
+                Ok(resp) => return Ok(self.lease(resp, tx)),
+                Err(mut e) => match e.take_message() {
+                    Some(r) => req = r,
+                    None => return Err(PoolError::Http(describe(e.error()))),
+                },
+            }
+        }
+        let mut tx = self.connect().await?;
+        match tx.send_request(req).await {
+            Ok(resp) => Ok(self.lease(resp, tx)),
+            Err(e) => Err(PoolError::Http(describe(&e))),
+        }
+    }
+
+    fn lease(&self, resp: Response<Incoming>, tx: Sender) -> Response<RelayBody> {
+        resp.map(|inner| RelayBody {
+            inner,
+            lease: Some(Lease {
+                tx,
+                pool: self.inner.clone(),
+            }),
+        })
+    }
+
+    /// The most recently used live connection (LIFO keeps few connections warm and lets
+    /// the rest expire).
+    fn checkout(&self) -> Option<Sender> {
+        let mut idle = self.inner.idle.lock().ok()?;
+        let now = Instant::now();
+        while let Some(c) = idle.pop() {
+            if !c.tx.is_closed() && now.duration_since(c.since) < self.inner.idle_timeout {
+                return Some(c.tx);
+            }
+        }
+        None
+    }
+
+    async fn connect(&self) -> Result<Sender, PoolError> {
+        let inner = &self.inner;
+        let fut = async {
+            let o = &inner.origin;
+            let tcp = TcpStream::connect((o.host.as_str(), o.port))
+                .await
+                .map_err(|e| {
+                    PoolError::Connect(format!("cannot connect to {}:{}: {e}", o.host, o.port))
+                })?;
+            let _ = tcp.set_nodelay(true);
+            let io = match &inner.tls {
+                None => Either::Left(tcp),
+                Some((connector, name)) => {
+                    let tls = connector.connect(name.clone(), tcp).await.map_err(|e| {
+                        PoolError::Connect(format!("TLS handshake with {} failed: {e}", o.host))
+                    })?;
+                    Either::Right(Box::new(tls))
+                }
+            };
+            let (tx, conn) = http1::Builder::new()
+                .max_buf_size(1024 * 1024)
+                .handshake::<Io, Full<Bytes>>(TokioIo::new(io))
+                .await
+                .map_err(|e| PoolError::Connect(describe(&e)))?;
+            tokio::spawn(async move {
+                // Ends when the relay closes, the idle pool drops the sender, or on error.
+                let _ = conn.await;
+            });
+            Ok::<_, PoolError>(tx)
+        };
+        tokio::time::timeout(inner.connect_timeout, fut)
+            .await
+            .map_err(|_| PoolError::ConnectTimeout)?
+    }
+}
+
+/// hyper's message plus its cause ("connection closed before message completed: …").
+pub fn describe(e: &hyper::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+struct Lease {
+    tx: Sender,
+    pool: Arc<Inner>,
+}
+
+impl Lease {
+    fn release(self) {
+        if self.tx.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.pool.idle.lock()
+            && idle.len() < self.pool.max_idle
+        {
+            idle.push(Idle {
+                tx: self.tx,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// A response body from the pool. Read to its end, it puts its connection back; dropped
+/// before that, it closes the connection.
+pub struct RelayBody {
+    inner: Incoming,
+    lease: Option<Lease>,
+}
+
+impl std::fmt::Debug for RelayBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayBody")
+            .field("pooled", &self.lease.is_some())
+            .finish()
+    }
+}
+
+impl RelayBody {
+    fn finish(&mut self) {
+        if let Some(l) = self.lease.take() {
+            l.release();
+        }
+    }
+}
+
+impl Body for RelayBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        match &frame {
+            None => this.finish(),
+            Some(Err(_)) => this.lease = None,
+            Some(Ok(_)) if this.inner.is_end_stream() => this.finish(),
+            Some(Ok(_)) => {}
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Whether the environment names a proxy for this scheme. Chat calls then go through
+/// reqwest, which implements proxies (and `NO_PROXY`); the pool only connects directly.
+pub fn proxy_in_env(https: bool) -> bool {
+    let names: &[&str] = if https {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    names
+        .iter()
+        .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+}
+
+/// The request URI for a path on the origin, in origin form.
+pub fn origin_form(url: &reqwest::Url) -> Result<Uri, String> {
+    let mut s = url.path().to_string();
+    if let Some(q) = url.query() {
+        s.push('?');
+        s.push_str(q);
+    }
+    s.parse::<Uri>().map_err(|e| format!("invalid path: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let o = Origin::parse(&"http://127.0.0.1:8080/v1".parse().unwrap()).unwrap();
+        assert!(!o.https);
+        assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 8080));
+        assert_eq!(o.authority, "127.0.0.1:8080");
+        let o = Origin::parse(&"https://relay.example.com/api/v1".parse().unwrap()).unwrap();
+        assert!(o.https);
+        assert_eq!((o.host.as_str(), o.port), ("relay.example.com", 443));
+        assert_eq!(o.authority, "relay.example.com");
+        let o = Origin::parse(&"http://[::1]:9000/v1".parse().unwrap()).unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("::1", 9000));
+        assert_eq!(o.authority, "[::1]:9000");
+        assert!(Origin::parse(&"ftp://x/v1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn origin_form_keeps_prefix_and_query() {
+        let u: reqwest::Url = "https://r.example/api/v1/chat/completions?api-version=2"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            origin_form(&u).unwrap(),
+            "/api/v1/chat/completions?api-version=2"
+        );
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A bare HTTP/1.1 server: counts connections, records request heads, answers `ok`
+    /// with keep-alive, and with `close_after_one` closes each connection after one answer
+    /// (without saying so, as a relay whose keep-alive timer fired would).
+    struct Bare {
+        port: u16,
+        accepted: Arc<AtomicUsize>,
+        heads: Arc<Mutex<Vec<String>>>,
+    }
+
+    async fn bare(close_after_one: bool) -> Bare {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (a, h) = (accepted.clone(), heads.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                a.fetch_add(1, Ordering::SeqCst);
+                let h = h.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut tmp = [0u8; 4096];
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match s.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + len {
+                            match s.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                            }
+                        }
+                        buf.drain(..end + 4 + len);
+                        h.lock().unwrap().push(head);
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await;
+                        if close_after_one {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Bare {
+            port,
+            accepted,
+            heads,
+        }
+    }
+
+    fn pool_to(port: u16) -> Pool {
+        let url: reqwest::Url = format!("http://127.0.0.1:{port}/v1/chat/completions")
+            .parse()
+            .unwrap();
+        Pool::new(
+            Origin::parse(&url).unwrap(),
+            Duration::from_secs(2),
+            Duration::from_secs(90),
+        )
+        .unwrap()
+    }
+
+    fn post() -> Request<Full<Bytes>> {
+        let mut r = Request::new(Full::new(Bytes::from_static(b"{}")));
+        *r.method_mut() = http::Method::POST;
+        *r.uri_mut() = "/v1/chat/completions".parse().unwrap();
+        r
+    }
+
+    async fn read_all(resp: Response<RelayBody>) -> Bytes {
+        use http_body_util::BodyExt;
+        resp.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    #[tokio::test]
+    async fn reuses_one_connection_for_sequential_requests() {
+        let srv = bare(false).await;
+        let pool = pool_to(srv.port);
+        for _ in 0..3 {
+            let resp = pool.send(post()).await.unwrap();
+            assert_eq!(read_all(resp).await, "ok");
+        }
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.idle_count(), 1);
+        let heads = srv.heads.lock().unwrap().clone();
+        assert!(heads[0].starts_with("POST /v1/chat/completions HTTP/1.1"));
+        assert!(
+            heads[0]
+                .to_ascii_lowercase()
+                .contains(&format!("host: 127.0.0.1:{}", srv.port)),
+            "{}",
+            heads[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_early_does_not_return_its_connection() {
+        let srv = bare(false).await;
+        let pool = pool_to(srv.port);
+        let resp = pool.send(post()).await.unwrap();
+        drop(resp);
+        assert_eq!(pool.idle_count(), 0);
+        let resp = pool.send(post()).await.unwrap();
+        assert_eq!(read_all(resp).await, "ok");
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_relay_closed_is_replaced() {
+        let srv = bare(true).await;
+        let pool = pool_to(srv.port);
+        for _ in 0..3 {
+            let resp = pool.send(post()).await.unwrap();
+            assert_eq!(read_all(resp).await, "ok");
+            // Let the pooled connection notice the close.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn connect_errors_name_the_address() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = pool_to(port).send(post()).await.unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn tls_to_a_plain_server_fails_the_handshake() {
+        // A plain HTTP server answers the ClientHello with text.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        let url: reqwest::Url = format!("https://127.0.0.1:{port}/v1").parse().unwrap();
+        let pool = Pool::new(
+            Origin::parse(&url).unwrap(),
+            Duration::from_secs(2),
+            Duration::from_secs(90),
+        )
+        .unwrap();
+        let err = pool.send(post()).await.unwrap_err();
+        assert!(err.to_string().contains("TLS handshake"), "{err}");
+    }
+
+    #[test]
+    fn tls_config_builds() {
+        // The platform verifier must load on this system (the same one reqwest uses).
+        tls_config().unwrap();
+    }
+}
