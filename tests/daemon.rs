@@ -568,6 +568,49 @@ fn route_test_without_a_daemon_routes_in_process() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
+/// With a proxy in the environment, relay calls go through it (reqwest's proxy support);
+/// without one they use the direct connection pool. The simulated relay doubles as an HTTP
+/// forward proxy here: it answers absolute-form requests for a host that does not exist.
+#[test]
+fn a_proxy_in_the_environment_carries_relay_calls() {
+    let w = World::bare();
+    let sim = w.rt.block_on(SimRelay::start()).expect("sim relay");
+    w.env.write_config(&format!(
+        r#"[server]
+port = {port}
+
+[upstream]
+base_url = "http://relay.invalid:9/v1"
+api_key = "relay-test-key-0123456789"
+"#,
+        port = w.port,
+    ));
+    let proxy = format!("http://{}", sim.addr());
+    let out = w
+        .cmd(&["start"])
+        .env("HTTP_PROXY", &proxy)
+        .output()
+        .expect("start");
+    assert!(out.status.success(), "{}\n{}", text(&out), w.log());
+    let client = w.client();
+    let url = w.url();
+    let status = w.rt.block_on(async {
+        client
+            .post(format!("{url}/chat/completions"))
+            .json(&json!({"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("chat")
+            .status()
+    });
+    assert_eq!(status, 200, "{}", w.log());
+    let seen = sim.requests();
+    assert!(
+        seen.iter().any(|r| r.path.ends_with("/chat/completions")),
+        "the proxy saw no chat call: {seen:?}"
+    );
+}
+
 #[test]
 fn foreground_takes_the_lock_and_answers_stop() {
     let w = World::with_sim(5);

@@ -352,7 +352,9 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<By
         return Err(ApiError::payload_too_large(limit));
     }
     match Limited::new(body, limit as usize).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
+        // A small body gets its own allocation: the slice would otherwise keep the
+        // connection's 8 KiB read buffer alive for the whole upstream call.
+        Ok(c) => Ok(crate::upstream::compact(c.to_bytes())),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>

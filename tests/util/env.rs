@@ -21,6 +21,14 @@ const SCRUB: &[&str] = &[
     "FISH_VERSION",
     "NU_VERSION",
     "PSModulePath",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
 ];
 
 pub struct TestEnv {
