@@ -233,7 +233,9 @@ impl Pool {
                 }
             };
             let (tx, conn) = http1::Builder::new()
-                .max_buf_size(1024 * 1024)
+                // 4 KiB reads instead of hyper's adaptive 8 KiB and up: answers are small or
+                // streamed in small events, and the buffer is per connection.
+                .read_buf_exact_size(Some(4096))
                 .handshake::<Io, Full<Bytes>>(TokioIo::new(io))
                 .await
                 .map_err(|e| PoolError::Connect(describe(&e)))?;
