@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, HeaderValue, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use serde::Deserialize;
@@ -158,26 +158,35 @@ impl RequestLog {
 
     /// Headers that say what happened.
     fn apply(&self, h: &mut HeaderMap) {
-        let mut set = |k: &'static str, v: &str| {
+        // Constant names: a `&str` name is parsed and validated on every insert.
+        const ORIGINAL: HeaderName = HeaderName::from_static("x-llm-router-original-model");
+        const TARGET: HeaderName = HeaderName::from_static("x-llm-router-target-model");
+        const DECISION: HeaderName = HeaderName::from_static("x-llm-router-decision");
+        const ATTEMPTS: HeaderName = HeaderName::from_static("x-llm-router-attempts");
+        const ROUTER: HeaderName = HeaderName::from_static("x-llm-router-router-model");
+        const EFFORT: HeaderName = HeaderName::from_static("x-llm-router-reasoning-effort");
+        fn set(h: &mut HeaderMap, k: HeaderName, v: &str) {
             if let Ok(v) = HeaderValue::from_str(v) {
                 h.insert(k, v);
             }
-        };
-        set("x-llm-router-original-model", &self.model);
-        if let Some(t) = &self.target {
-            set("x-llm-router-target-model", t);
         }
-        set("x-llm-router-decision", self.source.as_str());
-        set(
-            "x-llm-router-attempts",
-            &self.attempts.len().max(1).to_string(),
-        );
+        set(h, ORIGINAL, &self.model);
+        if let Some(t) = &self.target {
+            set(h, TARGET, t);
+        }
+        h.insert(DECISION, HeaderValue::from_static(self.source.as_str()));
+        let attempts = self.attempts.len().max(1);
+        if attempts == 1 {
+            h.insert(ATTEMPTS, HeaderValue::from_static("1"));
+        } else {
+            h.insert(ATTEMPTS, HeaderValue::from(attempts));
+        }
         if let Some(d) = &self.decision {
             if let Some(r) = &d.router_model {
-                set("x-llm-router-router-model", r);
+                set(h, ROUTER, r);
             }
             if let Some(e) = d.applied_effort {
-                set("x-llm-router-reasoning-effort", e);
+                h.insert(EFFORT, HeaderValue::from_static(e));
             }
         }
     }
@@ -484,7 +493,10 @@ fn respond(rt: &Runtime, mut log: RequestLog, answer: Answer, facts: BodyFacts) 
                 HeaderValue::from_static("no-cache"),
             );
             // Tell a user's own nginx in front of us not to buffer the stream.
-            rh.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            rh.insert(
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            );
             r
         }
     }
@@ -502,9 +514,9 @@ fn fail(mut log: RequestLog, err: &ApiError, extra: &[(String, String)]) -> Resp
 /// Client headers worth forwarding (never authorization).
 fn forwarded(headers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
-    for name in crate::upstream::FORWARDED_REQUEST_HEADERS {
-        if let Some(v) = headers.get(*name) {
-            out.insert(*name, v.clone());
+    for name in &crate::upstream::FORWARDED_REQUEST_HEADERS {
+        if let Some(v) = headers.get(name) {
+            out.insert(name.clone(), v.clone());
         }
     }
     out

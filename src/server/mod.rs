@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -239,9 +239,11 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
     let rt = state.runtime.load_full();
     let mut resp = route(&state, &rt, req, &request_id).await;
     let h = resp.headers_mut();
+    const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    const X_LLM_ROUTER_REQUEST_ID: HeaderName = HeaderName::from_static("x-llm-router-request-id");
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert("x-request-id", v.clone());
-        h.insert("x-llm-router-request-id", v);
+        h.insert(X_REQUEST_ID, v.clone());
+        h.insert(X_LLM_ROUTER_REQUEST_ID, v);
     }
     resp
 }

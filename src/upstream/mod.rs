@@ -25,13 +25,17 @@ use crate::error::{ApiError, redact};
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Request headers from the client that are forwarded to the relay.
-pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
-    "openai-organization",
-    "openai-project",
-    "openai-beta",
-    "idempotency-key",
-    "user-agent",
+/// (Names are constants: a `&str` name is parsed and validated on every use.)
+pub const FORWARDED_REQUEST_HEADERS: [HeaderName; 5] = [
+    HeaderName::from_static("openai-organization"),
+    HeaderName::from_static("openai-project"),
+    HeaderName::from_static("openai-beta"),
+    HeaderName::from_static("idempotency-key"),
+    http::header::USER_AGENT,
 ];
+
+/// Our request id on the way to the relay.
+const X_LLM_ROUTER_REQUEST_ID: HeaderName = HeaderName::from_static("x-llm-router-request-id");
 
 /// Why a relay call failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -413,11 +417,11 @@ impl Upstream {
             h.insert(http::header::AUTHORIZATION, a.clone());
         }
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            h.insert(HeaderName::from_static("x-llm-router-request-id"), v);
+            h.insert(X_LLM_ROUTER_REQUEST_ID, v);
         }
-        for name in FORWARDED_REQUEST_HEADERS {
-            if let Some(v) = forwarded.get(*name) {
-                h.insert(*name, v.clone());
+        for name in &FORWARDED_REQUEST_HEADERS {
+            if let Some(v) = forwarded.get(name) {
+                h.insert(name.clone(), v.clone());
             }
         }
         let resp = pool.send(req).await.map_err(|e| match e {
@@ -446,9 +450,9 @@ impl Upstream {
             .request(reqwest::Method::POST, &self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("x-llm-router-request-id", request_id);
-        for name in FORWARDED_REQUEST_HEADERS {
-            if let Some(v) = forwarded.get(*name) {
-                rb = rb.header(*name, v.clone());
+        for name in &FORWARDED_REQUEST_HEADERS {
+            if let Some(v) = forwarded.get(name) {
+                rb = rb.header(name.clone(), v.clone());
             }
         }
         let resp = rb

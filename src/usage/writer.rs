@@ -225,7 +225,8 @@ fn open_for_write(path: &Path) -> Result<Connection, UsageError> {
         .map_err(open_err)?;
     // Appends touch the last pages of the table and its indexes only: a small page cache
     // (default 2 MiB) does as well and keeps the gateway's memory down.
-    conn.pragma_update(None, "cache_size", -256).map_err(open_err)?;
+    conn.pragma_update(None, "cache_size", -256)
+        .map_err(open_err)?;
     schema::migrate(&mut conn).map_err(open_err)?;
     Ok(conn)
 }
