@@ -113,6 +113,8 @@ pub struct Gauges {
     pub cooling_models: u64,
     pub upstream_up: bool,
     pub models: u64,
+    /// Usage records not stored (queue full, writer stopped, failed batches).
+    pub usage_dropped: u64,
 }
 
 impl Metrics {
@@ -239,6 +241,11 @@ impl Metrics {
                 "Times a model entered cooldown after repeated failures.",
                 self.cooldowns.load(Ordering::Relaxed),
             ),
+            (
+                "llm_router_usage_dropped_total",
+                "Usage records not stored: queue full, writer stopped, or a failed batch.",
+                g.usage_dropped,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(
@@ -306,6 +313,7 @@ mod tests {
         m.cooldown();
         let text = m.render(&Gauges {
             in_flight: 1,
+            usage_dropped: 3,
             ..Default::default()
         });
         assert!(text.contains(
@@ -316,6 +324,7 @@ mod tests {
         assert!(text.contains("llm_router_router_stage_seconds_count 1"));
         assert!(text.contains("llm_router_cooldowns_total 1"));
         assert!(text.contains("llm_router_in_flight_requests 1"));
+        assert!(text.contains("llm_router_usage_dropped_total 3"));
         assert_eq!(esc("a\"b\\c"), "a\\\"b\\\\c");
     }
 }

@@ -332,6 +332,7 @@ fn metrics_response(state: &AppState) -> Response<Body> {
             .count() as u64,
         upstream_up: m.reachable(),
         models: m.raw.len() as u64,
+        usage_dropped: state.usage.get().map_or(0, |u| u.dropped()),
     };
     full(
         200,

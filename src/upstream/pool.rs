@@ -232,10 +232,10 @@ impl Pool {
                     Either::Right(Box::new(tls))
                 }
             };
+            // hyper's adaptive read buffer (8 KiB, growing for big reads). An exact smaller
+            // size would also cap the response head at that size, and relays behind CDNs
+            // send heads of several KiB.
             let (tx, conn) = http1::Builder::new()
-                // 4 KiB reads instead of hyper's adaptive 8 KiB and up: answers are small or
-                // streamed in small events, and the buffer is per connection.
-                .read_buf_exact_size(Some(4096))
                 .handshake::<Io, Full<Bytes>>(TokioIo::new(io))
                 .await
                 .map_err(|e| PoolError::Connect(describe(&e)))?;
@@ -273,12 +273,21 @@ impl Lease {
         if self.tx.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.pool.idle.lock()
-            && idle.len() < self.pool.max_idle
-        {
+        let Ok(mut idle) = self.pool.idle.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let timeout = self.pool.idle_timeout;
+        let dead = |c: &Idle| c.tx.is_closed() || now.duration_since(c.since) >= timeout;
+        // Reuse is LIFO, so expired or closed connections collect at the front; sweep them
+        // when the oldest one is dead (rare, and linear only then).
+        if idle.first().is_some_and(dead) {
+            idle.retain(|c| !dead(c));
+        }
+        if idle.len() < self.pool.max_idle {
             idle.push(Idle {
                 tx: self.tx,
-                since: Instant::now(),
+                since: now,
             });
         }
     }
@@ -441,9 +450,12 @@ mod tests {
                         }
                         buf.drain(..end + 4 + len);
                         h.lock().unwrap().push(head);
-                        let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                            .await;
+                        // A 6 KiB header, as relays behind CDNs send: the head must fit.
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nx-filler: {}\r\ncontent-length: 2\r\n\r\nok",
+                            "f".repeat(6000)
+                        );
+                        let _ = s.write_all(head.as_bytes()).await;
                         if close_after_one {
                             return;
                         }
@@ -488,6 +500,7 @@ mod tests {
         let pool = pool_to(srv.port);
         for _ in 0..3 {
             let resp = pool.send(post()).await.unwrap();
+            assert_eq!(resp.headers()["x-filler"].len(), 6000);
             assert_eq!(read_all(resp).await, "ok");
         }
         assert_eq!(srv.accepted.load(Ordering::SeqCst), 1);
