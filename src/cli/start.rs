@@ -72,6 +72,12 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
     if !args.demo && cfg.upstream_v1_base().is_none() {
         return Err(ServeError::NoUpstream.into());
     }
+    if !args.demo
+        && !args.daemon_child
+        && let Some(why) = shadowed_key(&cfg, key.as_deref())
+    {
+        crate::ui::err(format!("llm-router: warning: {why}"));
+    }
     // Absolute, so the daemon's reloads read the same file whatever happens to its cwd.
     let config_path = std::path::absolute(&loaded.path).unwrap_or(loaded.path);
     if args.foreground || args.daemon_child {
@@ -79,6 +85,27 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
     } else {
         detach(args, &config_path)
     }
+}
+
+/// The relay-key trap: a shell that ran `eval "$(llm-router env)"` has `OPENAI_API_KEY` set to
+/// the key clients use for the gateway, so a relay key read from that variable is the
+/// router's own key, which the relay will reject. Returns the warning, if any.
+fn shadowed_key(cfg: &Config, key: Option<&str>) -> Option<String> {
+    let key = key?;
+    let router_key = &cfg.server.api_key;
+    let is_router_key = key == crate::cli::env::PLACEHOLDER_KEY
+        || (!router_key.is_empty() && key == router_key.as_str());
+    if !is_router_key {
+        return None;
+    }
+    let source = if cfg.upstream.api_key.is_empty() && !cfg.upstream.api_key_env.is_empty() {
+        format!("${}", cfg.upstream.api_key_env)
+    } else {
+        "upstream.api_key".to_string()
+    };
+    Some(format!(
+        "the relay key (from {source}) is the router key that `llm-router env` gives clients, so the relay will reject it; start the gateway from a shell where {source} holds the relay key (`llm-router env --unset` undoes the eval)"
+    ))
 }
 
 /// Serve in this process (the foreground, or the re-executed daemon child).
@@ -344,4 +371,21 @@ fn print_started(status: &Value, log_path: &Path) {
         ("Log", log_path.display().to_string()),
     ]));
     ui::out("Point OpenAI clients at it: eval \"$(llm-router env)\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_when_the_relay_key_is_the_router_key() {
+        let mut cfg = Config::default();
+        cfg.upstream.api_key_env = "OPENAI_API_KEY".into();
+        let w = shadowed_key(&cfg, Some("llm-router")).unwrap();
+        assert!(w.contains("$OPENAI_API_KEY"), "{w}");
+        assert!(shadowed_key(&cfg, Some("sk-relay-123")).is_none());
+        assert!(shadowed_key(&cfg, None).is_none());
+        cfg.server.api_key = "router-secret".into();
+        assert!(shadowed_key(&cfg, Some("router-secret")).is_some());
+    }
 }
