@@ -609,6 +609,7 @@ api_key = "relay-test-key-0123456789"
         seen.iter().any(|r| r.path.ends_with("/chat/completions")),
         "the proxy saw no chat call: {seen:?}"
     );
+    assert!(w.log().contains(r#""relay_via":"proxy""#), "{}", w.log());
 }
 
 #[test]

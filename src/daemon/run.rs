@@ -191,9 +191,16 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
     });
     let control_task = tokio::spawn(control::serve(control_listener, daemon.clone()));
     spawn_signals(daemon.clone());
+    // Says whether a proxy from the environment carries relay calls (see upstream::pool).
+    let relay_via = if state.runtime.load().upstream.pooled() {
+        "direct"
+    } else {
+        "proxy"
+    };
     tracing::info!(
         %addr,
         demo,
+        relay_via,
         pid = std::process::id(),
         lock = %lock.path().display(),
         socket = %socket.display(),
