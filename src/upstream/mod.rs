@@ -6,6 +6,7 @@
 //! idle timeout between chunks). Non-2xx answers are read (bounded) so their message and
 //! `retry-after` can be passed on.
 
+pub mod h1;
 pub mod pool;
 pub mod sse;
 
@@ -14,8 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use http::{HeaderMap, HeaderName, HeaderValue, Request};
-use http_body_util::{BodyDataStream, Full};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::config::UpstreamConfig;
@@ -178,9 +178,7 @@ impl ChatResponse {
     /// The head, and the body as a stream of chunks.
     pub fn into_parts(self) -> (HeaderMap, ByteStream) {
         let stream: ByteStream = match self.body {
-            ChatBody::Pool(b) => {
-                Box::pin(BodyDataStream::new(b).map_err(|e| BodyError(pool::describe(&e))))
-            }
+            ChatBody::Pool(b) => Box::pin(b),
             ChatBody::Reqwest(r) => Box::pin(
                 r.bytes_stream()
                     .map_err(|e| BodyError(e.without_url().to_string())),
@@ -405,10 +403,7 @@ impl Upstream {
         request_id: &str,
         forwarded: &HeaderMap,
     ) -> Result<(u16, ChatResponse), UpstreamError> {
-        let mut req = Request::new(Full::new(body));
-        *req.method_mut() = http::Method::POST;
-        *req.uri_mut() = self.chat_uri.clone();
-        let h = req.headers_mut();
+        let mut h = HeaderMap::with_capacity(8);
         h.insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -424,17 +419,17 @@ impl Upstream {
                 h.insert(name.clone(), v.clone());
             }
         }
-        let resp = pool.send(req).await.map_err(|e| match e {
+        let path = self.chat_uri.path_and_query().map_or("/", |p| p.as_str());
+        let (head, body) = pool.post(path, h, &body).await.map_err(|e| match e {
             pool::PoolError::ConnectTimeout => UpstreamError::Timeout("connection"),
             pool::PoolError::Connect(m) | pool::PoolError::Http(m) => {
                 UpstreamError::Connect(self.clean(&m))
             }
         })?;
-        let (parts, body) = resp.into_parts();
         Ok((
-            parts.status.as_u16(),
+            head.status.as_u16(),
             ChatResponse {
-                headers: parts.headers,
+                headers: head.headers,
                 body: ChatBody::Pool(body),
             },
         ))

@@ -1,5 +1,5 @@
 //! The lean HTTP/1.1 client for chat calls: one relay origin, a pool of keep-alive
-//! connections driven by hyper's connection API, TLS by rustls with the platform verifier.
+//! connections speaking [`super::h1`], TLS by rustls with the platform verifier.
 //!
 //! Why not reqwest here: every request through reqwest paid for URL handling, a tower
 //! stack, hyper-util's general pool and its large per-connection futures, which profiles
@@ -8,24 +8,25 @@
 //!
 //! Invariants: a connection goes back to the pool only after its response body was read to
 //! the end (so it is idle); a body dropped early drops the connection (the relay sees the
-//! close and stops generating); a request that a stale pooled connection refused before
-//! sending anything is retried once on a fresh connection; no lock is held across an await.
+//! close and stops generating); an idle connection is checked for a close by the relay
+//! before it is used, and a request that could not be written to a reused connection goes
+//! to a fresh one (a request that was written is never sent twice); no lock is held across
+//! an await.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, Uri};
-use http_body_util::Full;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use futures_util::Stream;
+use http::{HeaderMap, HeaderValue, Uri};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 use tokio_util::either::Either;
+
+use super::BodyError;
+use super::h1::{self, Conn, Head};
 
 /// Why a pooled request failed, as text already fit for an error message (no key inside:
 /// the key only ever travels in a request header, which errors do not print).
@@ -81,11 +82,8 @@ impl Origin {
     }
 }
 
-type Io = TokioIo<Either<TcpStream, Box<TlsStream<TcpStream>>>>;
-type Sender = SendRequest<Full<Bytes>>;
-
 struct Idle {
-    tx: Sender,
+    conn: Conn,
     since: Instant,
 }
 
@@ -161,59 +159,59 @@ impl Pool {
         self.inner.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
 
-    /// Send a request whose URI is in origin form (`/v1/...`); `Host` is added here.
-    /// Resolves with the response head; the body returns the connection when read to its end.
-    pub async fn send(
+    /// POST `body` to `path` (origin form) with `headers` (`host` and `content-length` are
+    /// added here). Resolves with the response head; the body returns the connection to
+    /// the pool when read to its end.
+    pub async fn post(
         &self,
-        mut req: Request<Full<Bytes>>,
-    ) -> Result<Response<RelayBody>, PoolError> {
-        req.headers_mut()
-            .insert(http::header::HOST, self.inner.origin.authority.clone());
-        // Reuse an idle connection; one that turns out closed before the request went out
-        // gives the request back, and the next one (or a new connection) is tried.
-        while let Some(mut tx) = self.checkout() {
-            if tx.ready().await.is_err() {
-                continue;
+        path: &str,
+        mut headers: HeaderMap,
+        body: &Bytes,
+    ) -> Result<(Head, RelayBody), PoolError> {
+        headers.insert(http::header::HOST, self.inner.origin.authority.clone());
+        let head = h1::request_head("POST", path, &headers, body.len());
+        // A reused connection that fails while the request is written has not delivered it:
+        // the next idle one, or a new connection, gets it.
+        let conn = loop {
+            match self.checkout() {
+                Some(mut c) => {
+                    if c.write_request(&head, body).await.is_ok() {
+                        break c;
+                    }
+                }
+                None => {
+                    let mut c = self.connect().await?;
+                    c.write_request(&head, body)
+                        .await
+                        .map_err(|e| PoolError::Http(format!("sending the request failed: {e}")))?;
+                    break c;
+                }
             }
-            match tx.try_send_request(req).await {
-                Ok(resp) => return Ok(self.lease(resp, tx)),
-                Err(mut e) => match e.take_message() {
-                    Some(r) => req = r,
-                    None => return Err(PoolError::Http(describe(e.error()))),
-                },
-            }
-        }
-        let mut tx = self.connect().await?;
-        match tx.send_request(req).await {
-            Ok(resp) => Ok(self.lease(resp, tx)),
-            Err(e) => Err(PoolError::Http(describe(&e))),
-        }
-    }
-
-    fn lease(&self, resp: Response<Incoming>, tx: Sender) -> Response<RelayBody> {
-        resp.map(|inner| RelayBody {
-            inner,
-            lease: Some(Lease {
-                tx,
+        };
+        let (head, body) = conn.read_response().await.map_err(PoolError::Http)?;
+        Ok((
+            head,
+            RelayBody {
+                body,
                 pool: self.inner.clone(),
-            }),
-        })
+            },
+        ))
     }
 
     /// The most recently used live connection (LIFO keeps few connections warm and lets
     /// the rest expire).
-    fn checkout(&self) -> Option<Sender> {
+    fn checkout(&self) -> Option<Conn> {
         let mut idle = self.inner.idle.lock().ok()?;
         let now = Instant::now();
-        while let Some(c) = idle.pop() {
-            if !c.tx.is_closed() && now.duration_since(c.since) < self.inner.idle_timeout {
-                return Some(c.tx);
+        while let Some(mut c) = idle.pop() {
+            if now.duration_since(c.since) < self.inner.idle_timeout && c.conn.is_alive() {
+                return Some(c.conn);
             }
         }
         None
     }
 
-    async fn connect(&self) -> Result<Sender, PoolError> {
+    async fn connect(&self) -> Result<Conn, PoolError> {
         let inner = &self.inner;
         let fut = async {
             let o = &inner.origin;
@@ -232,18 +230,7 @@ impl Pool {
                     Either::Right(Box::new(tls))
                 }
             };
-            // hyper's adaptive read buffer (8 KiB, growing for big reads). An exact smaller
-            // size would also cap the response head at that size, and relays behind CDNs
-            // send heads of several KiB.
-            let (tx, conn) = http1::Builder::new()
-                .handshake::<Io, Full<Bytes>>(TokioIo::new(io))
-                .await
-                .map_err(|e| PoolError::Connect(describe(&e)))?;
-            tokio::spawn(async move {
-                // Ends when the relay closes, the idle pool drops the sender, or on error.
-                let _ = conn.await;
-            });
-            Ok::<_, PoolError>(tx)
+            Ok::<_, PoolError>(Conn::new(io))
         };
         tokio::time::timeout(inner.connect_timeout, fut)
             .await
@@ -251,96 +238,52 @@ impl Pool {
     }
 }
 
-/// hyper's message plus its cause ("connection closed before message completed: …").
-pub fn describe(e: &hyper::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
-}
-
-struct Lease {
-    tx: Sender,
-    pool: Arc<Inner>,
-}
-
-impl Lease {
-    fn release(self) {
-        if self.tx.is_closed() {
-            return;
-        }
-        let Ok(mut idle) = self.pool.idle.lock() else {
+impl Inner {
+    fn release(&self, conn: Conn) {
+        let Ok(mut idle) = self.idle.lock() else {
             return;
         };
         let now = Instant::now();
-        let timeout = self.pool.idle_timeout;
-        let dead = |c: &Idle| c.tx.is_closed() || now.duration_since(c.since) >= timeout;
-        // Reuse is LIFO, so expired or closed connections collect at the front; sweep them
-        // when the oldest one is dead (rare, and linear only then).
-        if idle.first().is_some_and(dead) {
-            idle.retain(|c| !dead(c));
+        let timeout = self.idle_timeout;
+        let expired = |c: &Idle| now.duration_since(c.since) >= timeout;
+        // Reuse is LIFO, so expired connections collect at the front; sweep them when the
+        // oldest one has expired (rare, and linear only then).
+        if idle.first().is_some_and(expired) {
+            idle.retain(|c| !expired(c));
         }
-        if idle.len() < self.pool.max_idle {
-            idle.push(Idle {
-                tx: self.tx,
-                since: now,
-            });
+        if idle.len() < self.max_idle {
+            idle.push(Idle { conn, since: now });
         }
     }
 }
 
-/// A response body from the pool. Read to its end, it puts its connection back; dropped
-/// before that, it closes the connection.
+/// A response body from the pool, read in the reader's task. Read to its end, it puts its
+/// connection back; dropped before that, it closes the connection.
 pub struct RelayBody {
-    inner: Incoming,
-    lease: Option<Lease>,
+    body: h1::Body,
+    pool: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RelayBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RelayBody")
-            .field("pooled", &self.lease.is_some())
+            .field("body", &self.body)
             .finish()
     }
 }
 
-impl RelayBody {
-    fn finish(&mut self) {
-        if let Some(l) = self.lease.take() {
-            l.release();
-        }
-    }
-}
+impl Stream for RelayBody {
+    type Item = Result<Bytes, BodyError>;
 
-impl Body for RelayBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        match &frame {
-            None => this.finish(),
-            Some(Err(_)) => this.lease = None,
-            Some(Ok(_)) if this.inner.is_end_stream() => this.finish(),
-            Some(Ok(_)) => {}
+        let next = this.body.poll_chunk(cx);
+        if this.body.is_done()
+            && let Some(conn) = this.body.take_reusable()
+        {
+            this.pool.release(conn);
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        next.map(|o| o.map(|r| r.map_err(BodyError)))
     }
 }
 
@@ -482,16 +425,22 @@ mod tests {
         .unwrap()
     }
 
-    fn post() -> Request<Full<Bytes>> {
-        let mut r = Request::new(Full::new(Bytes::from_static(b"{}")));
-        *r.method_mut() = http::Method::POST;
-        *r.uri_mut() = "/v1/chat/completions".parse().unwrap();
-        r
+    async fn send(pool: &Pool) -> Result<(Head, RelayBody), PoolError> {
+        pool.post(
+            "/v1/chat/completions",
+            HeaderMap::new(),
+            &Bytes::from_static(b"{}"),
+        )
+        .await
     }
 
-    async fn read_all(resp: Response<RelayBody>) -> Bytes {
-        use http_body_util::BodyExt;
-        resp.into_body().collect().await.unwrap().to_bytes()
+    async fn read_all(mut body: RelayBody) -> Bytes {
+        use futures_util::StreamExt;
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        Bytes::from(out)
     }
 
     #[tokio::test]
@@ -499,9 +448,9 @@ mod tests {
         let srv = bare(false).await;
         let pool = pool_to(srv.port);
         for _ in 0..3 {
-            let resp = pool.send(post()).await.unwrap();
-            assert_eq!(resp.headers()["x-filler"].len(), 6000);
-            assert_eq!(read_all(resp).await, "ok");
+            let (head, body) = send(&pool).await.unwrap();
+            assert_eq!(head.headers["x-filler"].len(), 6000);
+            assert_eq!(read_all(body).await, "ok");
         }
         assert_eq!(srv.accepted.load(Ordering::SeqCst), 1);
         assert_eq!(pool.idle_count(), 1);
@@ -520,11 +469,11 @@ mod tests {
     async fn a_body_dropped_early_does_not_return_its_connection() {
         let srv = bare(false).await;
         let pool = pool_to(srv.port);
-        let resp = pool.send(post()).await.unwrap();
-        drop(resp);
+        let (_, body) = send(&pool).await.unwrap();
+        drop(body);
         assert_eq!(pool.idle_count(), 0);
-        let resp = pool.send(post()).await.unwrap();
-        assert_eq!(read_all(resp).await, "ok");
+        let (_, body) = send(&pool).await.unwrap();
+        assert_eq!(read_all(body).await, "ok");
         assert_eq!(srv.accepted.load(Ordering::SeqCst), 2);
     }
 
@@ -533,12 +482,83 @@ mod tests {
         let srv = bare(true).await;
         let pool = pool_to(srv.port);
         for _ in 0..3 {
-            let resp = pool.send(post()).await.unwrap();
-            assert_eq!(read_all(resp).await, "ok");
-            // Let the pooled connection notice the close.
+            let (_, body) = send(&pool).await.unwrap();
+            assert_eq!(read_all(body).await, "ok");
+            // Let the relay's close arrive.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(srv.accepted.load(Ordering::SeqCst), 3);
+    }
+
+    /// A server that answers each request on a connection with `answer`, then closes the
+    /// connection when `close` is set.
+    async fn canned(answer: &'static [u8], close: bool) -> (u16, Arc<AtomicUsize>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut tmp = [0u8; 4096];
+                    // Requests here are small: one read holds a whole one.
+                    while let Ok(n) = s.read(&mut tmp).await {
+                        if n == 0 || s.write_all(answer).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    #[tokio::test]
+    async fn chunks_that_arrived_together_come_out_as_one_piece() {
+        let (port, accepted) = canned(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: \r\n3\r\na\n\n\r\n0\r\n\r\n",
+            false,
+        )
+        .await;
+        let pool = pool_to(port);
+        let (_, mut body) = send(&pool).await.unwrap();
+        use futures_util::StreamExt;
+        assert_eq!(body.next().await.unwrap().unwrap(), "data: a\n\n");
+        assert!(body.next().await.is_none());
+        assert_eq!(pool.idle_count(), 1);
+        let (_, body) = send(&pool).await.unwrap();
+        assert_eq!(read_all(body).await, "data: a\n\n");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn connection_close_is_honoured() {
+        let (port, accepted) = canned(
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+            true,
+        )
+        .await;
+        let pool = pool_to(port);
+        for _ in 0..2 {
+            let (_, body) = send(&pool).await.unwrap();
+            assert_eq!(read_all(body).await, "ok");
+            assert_eq!(pool.idle_count(), 0);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_error() {
+        let (port, _) = canned(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort", true).await;
+        let (_, mut body) = send(&pool_to(port)).await.unwrap();
+        use futures_util::StreamExt;
+        assert_eq!(body.next().await.unwrap().unwrap(), "short");
+        let err = body.next().await.unwrap().unwrap_err();
+        assert!(
+            err.to_string().contains("before the answer was complete"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -547,7 +567,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let err = pool_to(port).send(post()).await.unwrap_err();
+        let err = send(&pool_to(port)).await.unwrap_err();
         assert!(
             err.to_string().contains(&format!("127.0.0.1:{port}")),
             "{err}"
@@ -571,7 +591,7 @@ mod tests {
             Duration::from_secs(90),
         )
         .unwrap();
-        let err = pool.send(post()).await.unwrap_err();
+        let err = send(&pool).await.unwrap_err();
         assert!(err.to_string().contains("TLS handshake"), "{err}");
     }
 
