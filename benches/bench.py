@@ -423,10 +423,14 @@ def render(res):
                       f"p99 {g['p99_ms'] - d['p99_ms']:+.3f} ms."]
         if sse.get("direct") and sse.get("llm-router"):
             lines.append(f"SSE first byte added: {sse['llm-router']['ttfb_p50_ms'] - sse['direct']['ttfb_p50_ms']:+.3f} ms (p50).")
-    lines += ["", "Peak RSS is measured after all scenarios, so it includes c=256.", "",
-              "| target | idle RSS MiB | peak RSS MiB |", "| --- | ---: | ---: |"]
+    lines += ["", "RSS at c=256 is the peak (VmHWM) once the JSON scenarios at c=1, 32 and 256 have run; "
+                  "the overall peak also covers the streams, `auto` and the 1 MiB image scenario.", "",
+              "| target | idle RSS MiB | RSS at c=256 MiB | overall peak RSS MiB |", "| --- | ---: | ---: | ---: |"]
+    c256 = res["scenarios"].get("json c=256", {})
     for name, t in res["targets"].items():
-        lines.append(f"| {name} | {t.get('idle_rss_kib', 0) / 1024:.1f} | {t.get('peak_rss_kib', 0) / 1024:.1f} |")
+        at256 = c256.get(name, {}).get("peak_rss_kib")
+        at256 = f"{at256 / 1024:.1f}" if at256 else "—"
+        lines.append(f"| {name} | {t.get('idle_rss_kib', 0) / 1024:.1f} | {at256} | {t.get('peak_rss_kib', 0) / 1024:.1f} |")
     if "soak" in res:
         s = res["soak"]
         lines += ["", f"Soak: {s['requests']} requests at c=32 ({s['rps']:.0f} req/s, {s['errors']} errors); RSS "
