@@ -68,6 +68,11 @@ pub async fn lookahead(
         buf.extend_from_slice(&chunk);
         let mut commit = false;
         for ev in dec.push(&chunk) {
+            // Past the first real event nothing is classified: after the commit point events
+            // pass through as they are, and a whole answer often arrives in one read.
+            if commit {
+                break;
+            }
             match classify(&ev) {
                 EventKind::Error => {
                     let (msg, _, _) = crate::upstream::error_fields(ev.data.as_bytes(), 200);
