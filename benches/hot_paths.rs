@@ -81,19 +81,8 @@ impl RouterCaller for Instant {
 }
 
 fn routing_stage(c: &mut Criterion) {
-    let upstream: Vec<Value> = [
-        "gpt-5.4-mini",
-        "gpt-4.1-nano",
-        "gpt-5.3-codex",
-        "gpt-5.4",
-        "gpt-5.5",
-        "claude-sonnet-4-5",
-        "deepseek-chat",
-        "text-embedding-3-small",
-    ]
-    .iter()
-    .map(|id| json!({"id": id, "object": "model"}))
-    .collect();
+    // The simulated relay's list: the same models the gateway routes among in tests.
+    let upstream: Vec<Value> = llm_router::sim::default_models();
     let models = join(&upstream, Catalog::embedded(), &Default::default());
     let engine = Engine::new(RouterConfig::default(), Arc::new(Health::new()));
     let body = conversation(100_000);

@@ -273,7 +273,8 @@ impl tracing::field::Visit for JsonFields<'_> {
     }
 }
 
-fn push_escaped(out: &mut String, s: &str) {
+/// Appends `s` escaped for the inside of a JSON string literal.
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -289,20 +290,12 @@ fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
-/// `2026-11-26T05:59:21.354335Z`, from the civil-from-days algorithm (no date crate).
+/// `2026-11-26T05:59:21.354335Z` (no date crate).
 fn push_rfc3339(out: &mut String, t: std::time::SystemTime) {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::usage::time::civil_from_days(days);
     let _ = std::fmt::Write::write_fmt(
         out,
         format_args!(

@@ -288,9 +288,10 @@ pub fn relay_body<G: EndGuard>(
             match next {
                 Ok(Some(Ok(chunk))) => {
                     st.carry.extend_from_slice(&chunk);
-                    // Take what has already arrived as well (never waiting): the relay
-                    // decodes chunked bodies one HTTP chunk at a time, and writing each
-                    // event separately cost a syscall and a TCP segment per event.
+                    // Take what has already arrived as well (never waiting). The pool's
+                    // client already yields everything it has read; the reqwest path (a
+                    // proxy) yields one HTTP chunk at a time, and writing each event
+                    // separately cost a syscall and a TCP segment per event.
                     while st.carry.len() < COALESCE_MAX {
                         match st.stream.next().now_or_never() {
                             Some(Some(Ok(c))) => st.carry.extend_from_slice(&c),

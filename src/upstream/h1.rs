@@ -142,12 +142,8 @@ impl Conn {
                 conn: Some(self),
                 framing,
                 keep_alive,
-                done: false,
+                done: framing == Framing::Length(0),
             };
-            let mut body = body;
-            if body.framing == Framing::Length(0) {
-                body.done = true;
-            }
             return Ok((head, body));
         }
     }
@@ -292,10 +288,6 @@ impl Body {
             conn.buf = BytesMut::new();
         }
         Some(conn)
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.done
     }
 
     /// Decode what the buffer holds; `Ok(None)` when more bytes are needed.

@@ -217,7 +217,8 @@ pub struct Upstream {
     base: String,
     /// Parsed once: parsing (IDNA included) per request showed up in profiles.
     chat_url: reqwest::Url,
-    chat_uri: http::Uri,
+    /// `chat_url` in origin form, for the pool.
+    chat_path: String,
     models_url: reqwest::Url,
     key: Option<String>,
     /// `Bearer <key>`, marked sensitive.
@@ -260,7 +261,7 @@ impl Upstream {
         };
         let chat_url = parse("/chat/completions")?;
         let models_url = parse("/models")?;
-        let chat_uri = pool::origin_form(&chat_url).map_err(invalid)?;
+        let chat_path = pool::origin_form(&chat_url);
         let origin = pool::Origin::parse(&chat_url).map_err(invalid)?;
         let pool = if pool::proxy_in_env(origin.https) {
             None
@@ -287,7 +288,7 @@ impl Upstream {
             client,
             pool,
             chat_url,
-            chat_uri,
+            chat_path,
             models_url,
             base,
             key,
@@ -384,10 +385,11 @@ impl Upstream {
         forwarded: &HeaderMap,
         timeout: Duration,
     ) -> Result<ChatResponse, UpstreamError> {
+        let headers = self.chat_headers(request_id, forwarded);
         let send = async {
             match &self.pool {
-                Some(pool) => self.send_pooled(pool, body, request_id, forwarded).await,
-                None => self.send_reqwest(body, request_id, forwarded).await,
+                Some(pool) => self.send_pooled(pool, body, headers).await,
+                None => self.send_reqwest(body, headers).await,
             }
         };
         let resp = tokio::time::timeout(timeout, send)
@@ -396,13 +398,9 @@ impl Upstream {
         self.check_status(resp).await
     }
 
-    async fn send_pooled(
-        &self,
-        pool: &pool::Pool,
-        body: Bytes,
-        request_id: &str,
-        forwarded: &HeaderMap,
-    ) -> Result<(u16, ChatResponse), UpstreamError> {
+    /// The headers of a chat call: content type, the relay key, our request id, and the
+    /// client headers worth forwarding.
+    fn chat_headers(&self, request_id: &str, forwarded: &HeaderMap) -> HeaderMap {
         let mut h = HeaderMap::with_capacity(8);
         h.insert(
             http::header::CONTENT_TYPE,
@@ -419,13 +417,24 @@ impl Upstream {
                 h.insert(name.clone(), v.clone());
             }
         }
-        let path = self.chat_uri.path_and_query().map_or("/", |p| p.as_str());
-        let (head, body) = pool.post(path, h, &body).await.map_err(|e| match e {
-            pool::PoolError::ConnectTimeout => UpstreamError::Timeout("connection"),
-            pool::PoolError::Connect(m) | pool::PoolError::Http(m) => {
-                UpstreamError::Connect(self.clean(&m))
-            }
-        })?;
+        h
+    }
+
+    async fn send_pooled(
+        &self,
+        pool: &pool::Pool,
+        body: Bytes,
+        headers: HeaderMap,
+    ) -> Result<(u16, ChatResponse), UpstreamError> {
+        let (head, body) =
+            pool.post(&self.chat_path, headers, &body)
+                .await
+                .map_err(|e| match e {
+                    pool::PoolError::ConnectTimeout => UpstreamError::Timeout("connection"),
+                    pool::PoolError::Connect(m) | pool::PoolError::Http(m) => {
+                        UpstreamError::Connect(self.clean(&m))
+                    }
+                })?;
         Ok((
             head.status.as_u16(),
             ChatResponse {
@@ -438,19 +447,12 @@ impl Upstream {
     async fn send_reqwest(
         &self,
         body: Bytes,
-        request_id: &str,
-        forwarded: &HeaderMap,
+        headers: HeaderMap,
     ) -> Result<(u16, ChatResponse), UpstreamError> {
-        let mut rb = self
-            .request(reqwest::Method::POST, &self.chat_url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header("x-llm-router-request-id", request_id);
-        for name in &FORWARDED_REQUEST_HEADERS {
-            if let Some(v) = forwarded.get(name) {
-                rb = rb.header(name.clone(), v.clone());
-            }
-        }
-        let resp = rb
+        let resp = self
+            .client
+            .post(self.chat_url.clone())
+            .headers(headers)
             .body(body)
             .send()
             .await

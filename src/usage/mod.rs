@@ -18,7 +18,7 @@
 
 mod reader;
 mod schema;
-mod time;
+pub(crate) mod time;
 mod writer;
 
 #[cfg(test)]
