@@ -15,3 +15,5 @@ mod gateway;
 mod install;
 /// `llm-router usage` against a database the test writes.
 mod usage;
+/// The gateway's HTTP/1.1 server on the wire: raw bytes over a real socket.
+mod wire;

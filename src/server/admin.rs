@@ -32,7 +32,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use super::models::{ModelState, display_url};
@@ -59,7 +58,7 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'non
 pub async fn handle(
     state: &Arc<AppState>,
     rt: &Arc<Runtime>,
-    req: Request<Incoming>,
+    req: Request<super::http1::ReqBody<'_>>,
 ) -> Response<Body> {
     serve(state, rt, req).await
 }

@@ -1,4 +1,4 @@
-//! The HTTP gateway (hyper): endpoints, guards, the model list, graceful drain.
+//! The HTTP gateway (our HTTP/1.1 server in [`http1`]): endpoints, guards, the model list, graceful drain.
 //!
 //! Invariants: every response carries `x-request-id` and `x-llm-router-request-id`; every
 //! error is an OpenAI envelope; the Host and key guards run before any route; the live
@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod chat;
 pub mod guard;
+pub mod http1;
 pub mod metrics;
 pub mod models;
 pub mod relay;
@@ -25,8 +26,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +34,7 @@ use crate::engine::{Engine, Health};
 use crate::error::ApiError;
 use crate::upstream::Upstream;
 use guard::{HostCheck, KeyCheck};
+use http1::ReqBody;
 use models::ModelState;
 use stats::Stats;
 
@@ -177,9 +177,7 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
 
 /// Serve until `state.shutdown` is cancelled, then drain for at most `drain`.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.keep_alive(true).max_buf_size(256 * 1024);
+    let connections = tokio_util::task::TaskTracker::new();
     tokio::spawn(models::refresher(state.clone()));
     loop {
         tokio::select! {
@@ -195,31 +193,26 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration)
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let st = state.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let st = st.clone();
-                    async move { Ok::<_, Infallible>(handle(st, req).await) }
-                });
-                let conn = http.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                connections.spawn(http1::serve_conn(stream, state.clone()));
             }
         }
     }
     drop(listener);
+    connections.close();
     let in_flight = state
         .stats
         .in_flight
         .load(std::sync::atomic::Ordering::Relaxed);
     tracing::info!(in_flight, drain_secs = drain.as_secs(), "draining");
-    let mut shutdown = std::pin::pin!(graceful.shutdown());
-    if tokio::time::timeout(drain, &mut shutdown).await.is_err() {
+    // Idle connections close at once; busy ones after their current response.
+    if tokio::time::timeout(drain, connections.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("drain period over; ending the remaining streams with an error event");
         state.drain_over.cancel();
         // Give the streams a moment to write that last event and finish.
-        let _ = tokio::time::timeout(Duration::from_millis(500), &mut shutdown).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), connections.wait()).await;
     }
 }
 
@@ -234,7 +227,7 @@ fn next_request_id() -> String {
 }
 
 /// Route one request.
-pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(state: Arc<AppState>, req: Request<ReqBody<'_>>) -> Response<Body> {
     let request_id = next_request_id();
     let rt = state.runtime.load_full();
     let mut resp = route(&state, &rt, req, &request_id).await;
@@ -251,7 +244,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<Incoming>) -> Response<Bo
 async fn route(
     state: &Arc<AppState>,
     rt: &Arc<Runtime>,
-    req: Request<Incoming>,
+    req: Request<ReqBody<'_>>,
     request_id: &str,
 ) -> Response<Body> {
     if let Err(host) = rt.hosts.check(req.headers()) {
@@ -346,7 +339,7 @@ fn guarded(rt: &Runtime, headers: &HeaderMap) -> Option<Response<Body>> {
     (!rt.key.allows(headers)).then(|| error_response(&ApiError::unauthorized(), &[]))
 }
 
-async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+async fn read_body(body: ReqBody<'_>, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -355,8 +348,8 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<By
         return Err(ApiError::payload_too_large(limit));
     }
     match Limited::new(body, limit as usize).collect().await {
-        // A small body gets its own allocation: the slice would otherwise keep the
-        // connection's 8 KiB read buffer alive for the whole upstream call.
+        // A small body gets its own allocation: a chunked body's pieces would otherwise
+        // keep the connection's read buffer alive for the whole upstream call.
         Ok(c) => Ok(crate::upstream::compact(c.to_bytes())),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

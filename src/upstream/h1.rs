@@ -55,7 +55,7 @@ enum Framing {
 
 /// Where the chunked decoder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
+pub(crate) enum Chunk {
     /// Reading a size line.
     Size,
     /// Inside chunk data, this many bytes left.
@@ -374,7 +374,7 @@ impl Body {
 
 /// One step of the chunked decoder over `buf`: chunk data (zero-copy), or `None` when the
 /// buffer holds nothing more to decode.
-fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
+pub(crate) fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Option<Bytes>, String> {
     loop {
         match *state {
             Chunk::Size => {
