@@ -44,7 +44,7 @@ use tokio::net::TcpStream;
 
 use super::{AppState, Body};
 use crate::error::ApiError;
-use crate::upstream::h1::{Chunk, decode_chunk};
+use crate::upstream::h1::{Chunk, decode_chunk, with_scratch};
 
 /// Largest request head accepted (request line and headers).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -54,8 +54,6 @@ pub const MAX_HEADERS: usize = 100;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a request head may take once its first bytes arrived (slow-loris guard).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
-/// The per-thread buffer heads are read into.
-const SCRATCH_SIZE: usize = 16 * 1024;
 /// Most bytes asked of the socket per body read.
 const BODY_READ_MAX: usize = 256 * 1024;
 /// Bodies up to this size leave in the same write as the response head.
@@ -64,10 +62,6 @@ const INLINE_BODY: usize = 16 * 1024;
 /// the close does not reset the connection before the client read the answer.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
 
 /// How the request body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,12 +458,8 @@ enum Read {
 /// One read into the thread's scratch buffer. A head that arrives whole is parsed straight
 /// from it; only what follows the head, or a partial head, is copied out.
 fn read_some(stream: &TcpStream, shared: &Mutex<Shared>) -> Result<Read, HeadError> {
-    SCRATCH.with(|cell| {
-        let mut scratch = cell.borrow_mut();
-        if scratch.len() < SCRATCH_SIZE {
-            scratch.resize(SCRATCH_SIZE, 0);
-        }
-        let n = match stream.try_read(&mut scratch[..]) {
+    with_scratch(|scratch| {
+        let n = match stream.try_read(scratch) {
             Ok(0) => return Ok(Read::Closed),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::More),
@@ -548,12 +538,13 @@ fn poll_gone(stream: &TcpStream, cx: &mut Context<'_>) -> Poll<bool> {
 async fn run_handler<F>(
     stream: &TcpStream,
     shared: &Mutex<Shared>,
-    fut: F,
+    mut fut: Pin<&mut F>,
 ) -> Option<Response<Body>>
 where
     F: Future<Output = Response<Body>>,
 {
-    let mut fut = pin!(fut);
+    // The future comes pinned by reference: taken by value, it would be stored twice in
+    // this state machine (the argument and the pinned local), doubling every connection.
     let mut watching = true;
     poll_fn(|cx| {
         if let Poll::Ready(r) = fut.as_mut().poll(cx) {
@@ -805,7 +796,8 @@ async fn linger(mut stream: TcpStream) {
         return;
     }
     let _ = tokio::time::timeout(LINGER, async {
-        let mut sink = [0u8; 4096];
+        // On the heap: an array here would sit in every connection's state machine.
+        let mut sink = vec![0u8; 4096];
         let mut total = 0;
         while total < LINGER_BYTES {
             match stream.read(&mut sink).await {
@@ -853,8 +845,8 @@ pub async fn serve_conn(stream: TcpStream, state: Arc<AppState>) {
             stream: &stream,
             shared: &shared,
         });
-        let Some(resp) = run_handler(&stream, &shared, super::handle(state.clone(), req)).await
-        else {
+        let handler = pin!(super::handle(state.clone(), req));
+        let Some(resp) = run_handler(&stream, &shared, handler).await else {
             return;
         };
         let body_behind = lock(&shared).finish_body();

@@ -12,7 +12,7 @@
 //! Invariants: a connection is reused only after a response that was read to its end and
 //! allows keep-alive (HTTP/1.1 without `connection: close`, with a length or chunked body);
 //! a response body dropped early drops its connection; response heads are capped at
-//! [`MAX_HEAD`]; an idle connection keeps at most an 8 KiB read buffer.
+//! [`MAX_HEAD`]; an idle connection keeps no read buffer.
 
 use std::io;
 use std::pin::Pin;
@@ -32,8 +32,26 @@ pub type Io = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Most headers in a response head.
 const MAX_HEADERS: usize = 128;
-/// Bytes asked of the socket per read.
+/// Bytes asked of a TLS socket per read (plain TCP reads go through [`with_scratch`]).
 const READ_SIZE: usize = 8 * 1024;
+/// The per-thread buffer plain sockets are read into, on both sides of the gateway.
+const SCRATCH_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `f` on this thread's scratch read buffer. Reading into it and copying out only the
+/// bytes that arrived keeps a waiting connection free of buffers: 256 connections with an
+/// 8 KiB buffer each were 2 MiB (docs/performance.md). `f` must not call back in here.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with_borrow_mut(|s| {
+        if s.len() < SCRATCH_SIZE {
+            s.resize(SCRATCH_SIZE, 0);
+        }
+        f(&mut s[..])
+    })
+}
 /// Bodies up to this size are written together with the head (one syscall).
 const INLINE_BODY: usize = 16 * 1024;
 
@@ -150,6 +168,22 @@ impl Conn {
 
     /// One read into the buffer; `Ok(0)` at EOF.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if let Either::Left(tcp) = &self.io {
+            // Plain TCP: read into the thread's scratch buffer and keep only what arrived,
+            // in an allocation of that size.
+            loop {
+                ready!(tcp.poll_read_ready(cx))?;
+                let r = with_scratch(|scratch| {
+                    let n = tcp.try_read(scratch)?;
+                    self.buf.extend_from_slice(&scratch[..n]);
+                    Ok::<_, io::Error>(n)
+                });
+                match r {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => return Poll::Ready(r),
+                }
+            }
+        }
         if self.buf.capacity() - self.buf.len() < 1024 {
             self.buf.reserve(READ_SIZE);
         }
@@ -273,8 +307,7 @@ impl std::fmt::Debug for Body {
 
 impl Body {
     /// The connection, once the body was read to its end and the connection may be reused.
-    /// A read buffer that grew past [`READ_SIZE`] (a large answer) is dropped, so an idle
-    /// connection keeps at most one small buffer.
+    /// Its read buffer is released: an idle connection keeps none.
     pub fn take_reusable(&mut self) -> Option<Conn> {
         if !(self.done && self.keep_alive) {
             return None;
@@ -284,9 +317,7 @@ impl Body {
             // Bytes after the end of the response: the stream is out of step.
             return None;
         }
-        if conn.buf.capacity() > READ_SIZE {
-            conn.buf = BytesMut::new();
-        }
+        conn.buf = BytesMut::new();
         Some(conn)
     }
 

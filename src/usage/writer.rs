@@ -1,8 +1,8 @@
 //! The write side: [`UsageSink`] (what the gateway holds) and the writer thread behind it.
 //!
 //! Invariants:
-//! - [`UsageSink::record`] never blocks and never fails: it `try_send`s into a bounded
-//!   channel; a full channel, a stopped writer or a disabled sink drops the record and counts
+//! - [`UsageSink::record`] never blocks and never fails: it sends into a channel bounded by
+//!   a counter ([`CHANNEL_CAPACITY`]); a full channel, a stopped writer or a disabled sink drops the record and counts
 //!   it in [`UsageSink::dropped`].
 //! - SQLite runs only on the writer's own `std::thread`, never on the async runtime.
 //! - Records are written in batches (up to [`BATCH_MAX`] records or [`BATCH_WINDOW`] after
@@ -15,8 +15,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -49,8 +49,29 @@ enum Msg {
 /// The writer side handed to the gateway: cheap to clone, never blocks, never fails.
 #[derive(Debug, Clone)]
 pub struct UsageSink {
-    tx: Option<SyncSender<Msg>>,
+    tx: Option<Sender<Msg>>,
+    /// Records sent and not yet received. The channel is a list that grows and shrinks
+    /// with the queue; a preallocated ring of [`CHANNEL_CAPACITY`] slots became resident
+    /// (~800 KB) as soon as the ring had wrapped once.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     dropped: Arc<AtomicU64>,
+}
+
+/// The writer's end of the channel.
+struct Queue {
+    rx: Receiver<Msg>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    fn try_recv(&self) -> Result<Msg, TryRecvError> {
+        let m = self.rx.try_recv()?;
+        if let Msg::Record(_) = m {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(m)
+    }
 }
 
 impl std::fmt::Debug for Msg {
@@ -67,10 +88,17 @@ impl UsageSink {
     /// the writer has stopped, or accounting is disabled.
     pub fn record(&self, r: UsageRecord) {
         let sent = match &self.tx {
-            Some(tx) => match tx.try_send(Msg::Record(Box::new(r))) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-            },
+            Some(tx) => {
+                if self.queued.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    false
+                } else if tx.send(Msg::Record(Box::new(r))).is_err() {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    false
+                } else {
+                    true
+                }
+            }
             None => false,
         };
         if !sent {
@@ -89,6 +117,8 @@ impl UsageSink {
     pub fn disabled() -> UsageSink {
         UsageSink {
             tx: None,
+            queued: Arc::new(AtomicUsize::new(0)),
+            capacity: 0,
             dropped: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -99,13 +129,16 @@ impl UsageSink {
     }
 
     /// A sink and the receiving end of its queue, for [`start`] and the tests.
-    fn channel(capacity: usize) -> (UsageSink, Receiver<Msg>) {
-        let (tx, rx) = mpsc::sync_channel(capacity);
+    fn channel(capacity: usize) -> (UsageSink, Queue) {
+        let (tx, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let sink = UsageSink {
             tx: Some(tx),
+            queued: queued.clone(),
+            capacity,
             dropped: Arc::new(AtomicU64::new(0)),
         };
-        (sink, rx)
+        (sink, Queue { rx, queued })
     }
 }
 
@@ -114,7 +147,7 @@ impl UsageSink {
 pub struct UsageWriterHandle {
     stop: Arc<AtomicBool>,
     thread: std::thread::Thread,
-    wake: SyncSender<Msg>,
+    wake: Sender<Msg>,
     done: Receiver<()>,
     path: PathBuf,
 }
@@ -126,8 +159,7 @@ impl UsageWriterHandle {
     pub fn flush_and_stop(self, timeout: Duration) {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.unpark();
-        // A full queue means the writer is awake anyway and will see the flag.
-        let _ = self.wake.try_send(Msg::Wake);
+        let _ = self.wake.send(Msg::Wake);
         match self.done.recv_timeout(timeout) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => {}
             Err(RecvTimeoutError::Timeout) => tracing::warn!(
@@ -275,7 +307,7 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 struct Writer {
     conn: Connection,
     path: PathBuf,
-    rx: Receiver<Msg>,
+    rx: Queue,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
     retention_days: u32,
@@ -430,7 +462,7 @@ pub(super) mod test_support {
 
     pub struct Undrained {
         pub sink: UsageSink,
-        _rx: Receiver<Msg>,
+        _rx: Queue,
     }
 
     pub fn undrained(capacity: usize) -> Undrained {
