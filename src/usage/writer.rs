@@ -89,15 +89,12 @@ impl UsageSink {
     pub fn record(&self, r: UsageRecord) {
         let sent = match &self.tx {
             Some(tx) => {
-                if self.queued.fetch_add(1, Ordering::Relaxed) >= self.capacity {
+                let full = self.queued.fetch_add(1, Ordering::Relaxed) >= self.capacity;
+                let sent = !full && tx.send(Msg::Record(Box::new(r))).is_ok();
+                if !sent {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
-                    false
-                } else if tx.send(Msg::Record(Box::new(r))).is_err() {
-                    self.queued.fetch_sub(1, Ordering::Relaxed);
-                    false
-                } else {
-                    true
                 }
+                sent
             }
             None => false,
         };
