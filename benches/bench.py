@@ -158,7 +158,17 @@ def main():
     ap.add_argument("--soak", type=int, default=1_000_000, help="requests in the soak test (0 to skip)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench-results"))
+    ap.add_argument("--keep-temp", action="store_true",
+                    help="keep the scratch directory (process logs, configs, request bodies)")
     a = ap.parse_args()
+    # Every temporary file (the gateway's request log alone reaches gigabytes over a full
+    # run) goes in one scratch directory, removed at exit unless --keep-temp.
+    tempfile.tempdir = tempfile.mkdtemp(prefix="llm-router-bench-")
+    if a.keep_temp:
+        log(f"scratch directory: {tempfile.tempdir}")
+    else:
+        import atexit
+        atexit.register(shutil.rmtree, tempfile.tempdir, True)
     if a.quick:
         a.duration, a.runs, a.soak = 3.0, 1, min(a.soak, 50_000)
 

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
 use http::{
@@ -44,7 +44,7 @@ use tokio::net::TcpStream;
 
 use super::{AppState, Body};
 use crate::error::ApiError;
-use crate::upstream::h1::{Chunk, decode_chunk, with_scratch};
+use crate::upstream::h1::{Chunk, decode_chunk, try_read_drained, with_scratch};
 
 /// Largest request head accepted (request line and headers).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -222,8 +222,13 @@ fn poll_body(
             s.body_failed = true;
             return Poll::Ready(Some(Err(e)));
         }
-        s.buf.reserve(want);
-        match stream.try_read_buf(&mut (&mut s.buf).limit(want)) {
+        let read = with_scratch(|scratch| {
+            let n = want.min(scratch.len());
+            let n = try_read_drained(stream, &mut scratch[..n])?;
+            s.buf.extend_from_slice(&scratch[..n]);
+            Ok::<_, io::Error>(n)
+        });
+        match read {
             Ok(0) => {
                 s.body_failed = true;
                 return Poll::Ready(Some(Err(body_error(
@@ -459,7 +464,7 @@ enum Read {
 /// from it; only what follows the head, or a partial head, is copied out.
 fn read_some(stream: &TcpStream, shared: &Mutex<Shared>) -> Result<Read, HeadError> {
     with_scratch(|scratch| {
-        let n = match stream.try_read(scratch) {
+        let n = match try_read_drained(stream, scratch) {
             Ok(0) => return Ok(Read::Closed),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::More),
