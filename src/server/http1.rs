@@ -739,20 +739,31 @@ async fn write_response(
         write_all(stream, &out, &[]).await?;
         return Ok(keep);
     }
-    if let Out::Length(_) = out_framing {
-        // Small bodies ride with the head; a large one follows it in a vectored write.
-        while let Some(d) = next_frame(&mut body, stream, &mut watching).await? {
+    if let Out::Length(n) = out_framing {
+        // Small bodies ride with the head; a large one follows it in a vectored write. A
+        // body that does not match its announced length (a relay that lied) is cut to it
+        // and the connection closed, so the client never reads one answer into the next.
+        let mut left = n;
+        while let Some(mut d) = next_frame(&mut body, stream, &mut watching).await? {
+            if d.len() as u64 > left {
+                d.truncate(left as usize);
+                keep = false;
+            }
+            left -= d.len() as u64;
             if out.len() + d.len() <= INLINE_BODY {
                 out.extend_from_slice(&d);
             } else {
                 write_all(stream, &out, &d).await?;
                 out.clear();
             }
+            if left == 0 && !keep {
+                break;
+            }
         }
         if !out.is_empty() {
             write_all(stream, &out, &[]).await?;
         }
-        return Ok(keep);
+        return Ok(keep && left == 0);
     }
     // A stream: the head leaves at once (first byte), with whatever is ready already; then
     // each batch of events that has arrived leaves in one write, never held back.
@@ -1031,5 +1042,59 @@ mod tests {
         client.read_to_end(&mut out).await.unwrap();
         assert!(out.is_empty());
         task.await.unwrap();
+    }
+
+    /// A body that announces one length and yields another.
+    struct Lying {
+        data: Option<Bytes>,
+        claimed: u64,
+    }
+
+    impl HttpBody for Lying {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.data.take().map(|d| Ok(Frame::data(d))))
+        }
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(self.claimed)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_its_length_closes_the_connection() {
+        for (data, claimed, wire_body) in [
+            (&b"short"[..], 10, &b"short"[..]),
+            (&b"far too long"[..], 3, &b"far"[..]),
+            (&b"exact"[..], 5, &b"exact"[..]),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            let body = Lying {
+                data: Some(Bytes::from_static(data)),
+                claimed,
+            };
+            let resp = Response::new(body.boxed_unsync());
+            let keep = write_response(&server, resp, true, false, Version::HTTP_11, false)
+                .await
+                .unwrap();
+            assert_eq!(keep, data.len() as u64 == claimed, "{claimed}");
+            drop(server);
+            let mut out = Vec::new();
+            client.read_to_end(&mut out).await.unwrap();
+            assert!(
+                out.ends_with(wire_body),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            let cl = format!("content-length: {claimed}\r\n");
+            assert!(String::from_utf8_lossy(&out).contains(&cl));
+        }
     }
 }
