@@ -174,8 +174,10 @@ def main():
 
     if not a.no_build:
         log("building release binaries")
-        subprocess.run(["cargo", "build", "--release", "--bin", "llm-router", "--example", "loadgen"],
-                       cwd=ROOT, check=True)
+        # Two builds: built together, the binary would get the dev-dependency features the
+        # example pulls in (tokio's test-util clock), which users' builds never have.
+        subprocess.run(["cargo", "build", "--release", "--bin", "llm-router"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "--example", "loadgen"], cwd=ROOT, check=True)
 
     cl = cpus()
     proxy_cpu = cl[:1]
