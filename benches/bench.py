@@ -363,10 +363,15 @@ def start_litellm(sim_url, cpu_list):
     py = venv / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=False)
-    if subprocess.run([str(py), "-c", "import litellm"], capture_output=True).returncode != 0:
+    # The proxy's entry point, not just the package: a half-removed install still imports.
+    def installed():
+        check = "import litellm.proxy.proxy_server"
+        return (venv / "bin" / "litellm").exists() and \
+            subprocess.run([str(py), "-c", check], capture_output=True).returncode == 0
+    if not installed():
         log("installing LiteLLM proxy into .bench-venv (pip)")
         subprocess.run([str(py), "-m", "pip", "install", "-q", "litellm[proxy]"], check=False)
-    if subprocess.run([str(py), "-c", "import litellm"], capture_output=True).returncode != 0:
+    if not installed():
         log("LiteLLM unavailable; skipping")
         return None
     d = Path(tempfile.mkdtemp(prefix="bench-litellm-"))
@@ -389,8 +394,10 @@ litellm_settings:
     try:
         wait_http(url + "/health/liveliness", timeout=120)
     except RuntimeError:
-        log("LiteLLM did not start; skipping")
         p.stop()
+        p.logf.flush()
+        tail = Path(p.logf.name).read_text(errors="replace").strip().splitlines()[-5:]
+        log("LiteLLM did not start; skipping. Its last log lines:\n    " + "\n    ".join(tail))
         return None
     return p, url
 

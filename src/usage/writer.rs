@@ -29,6 +29,8 @@ pub const CHANNEL_CAPACITY: usize = 50_000;
 pub const BATCH_MAX: usize = 500;
 /// Rows inserted between two yields of the writer thread (~3 µs each).
 const YIELD_EVERY: usize = 32;
+/// The writer yields only while fewer records than this wait behind the batch.
+const YIELD_WHILE_QUEUED_BELOW: usize = 2 * BATCH_MAX;
 /// Longest a record waits in a partial batch.
 pub const BATCH_WINDOW: Duration = Duration::from_secs(1);
 /// How often old rows are deleted (also once at start).
@@ -388,10 +390,13 @@ impl Writer {
             let tx = self.conn.transaction()?;
             for (i, r) in batch.iter().enumerate() {
                 schema::insert(&tx, r)?;
-                if i % YIELD_EVERY == YIELD_EVERY - 1 {
-                    // The writer shares a core with the gateway when the gateway is pinned:
-                    // a batch of ~800 rows is ~2 ms of CPU, which a request arriving
-                    // meanwhile would wait out. Giving way every few rows bounds that wait.
+                let behind = self.rx.queued.load(Ordering::Relaxed) > YIELD_WHILE_QUEUED_BELOW;
+                if i % YIELD_EVERY == YIELD_EVERY - 1 && !behind {
+                    // The writer may share a core with the gateway (a pinned gateway): a
+                    // batch of ~800 rows is ~2 ms of CPU that a request arriving meanwhile
+                    // would wait out. Giving way every few rows bounds that wait, but only
+                    // while the writer keeps up: a writer that always gives way to a
+                    // saturated gateway starves and its queue grows without bound.
                     std::thread::yield_now();
                 }
             }
