@@ -115,6 +115,8 @@ pub struct Gauges {
     pub models: u64,
     /// Usage records not stored (queue full, writer stopped, failed batches).
     pub usage_dropped: u64,
+    /// Usage records waiting for the writer.
+    pub usage_queued: u64,
 }
 
 impl Metrics {
@@ -274,6 +276,11 @@ impl Metrics {
                 "Models the relay lists.",
                 g.models,
             ),
+            (
+                "llm_router_usage_queued",
+                "Usage records waiting for the writer; a steady climb means the disk cannot keep up.",
+                g.usage_queued,
+            ),
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -314,6 +321,7 @@ mod tests {
         let text = m.render(&Gauges {
             in_flight: 1,
             usage_dropped: 3,
+            usage_queued: 7,
             ..Default::default()
         });
         assert!(text.contains(
@@ -325,6 +333,7 @@ mod tests {
         assert!(text.contains("llm_router_cooldowns_total 1"));
         assert!(text.contains("llm_router_in_flight_requests 1"));
         assert!(text.contains("llm_router_usage_dropped_total 3"));
+        assert!(text.contains("llm_router_usage_queued 7"));
         assert_eq!(esc("a\"b\\c"), "a\\\"b\\\\c");
     }
 }

@@ -326,6 +326,7 @@ fn metrics_response(state: &AppState) -> Response<Body> {
         upstream_up: m.reachable(),
         models: m.raw.len() as u64,
         usage_dropped: state.usage.get().map_or(0, |u| u.dropped()),
+        usage_queued: state.usage.get().map_or(0, |u| u.queued() as u64),
     };
     full(
         200,

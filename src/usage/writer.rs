@@ -113,6 +113,11 @@ impl UsageSink {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Records waiting for the writer now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// A sink that drops everything (`usage.enabled = false`, or the database could not be
     /// opened and the gateway serves without accounting).
     pub fn disabled() -> UsageSink {
