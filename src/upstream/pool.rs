@@ -180,7 +180,9 @@ impl Pool {
                     }
                 }
                 None => {
-                    let mut c = self.connect().await?;
+                    // Boxed: connecting (DNS, TCP, a TLS handshake) is rare once the pool
+                    // is warm, and inline its future would make every request's larger.
+                    let mut c = Box::pin(self.connect()).await?;
                     c.write_request(&head, body)
                         .await
                         .map_err(|e| PoolError::Http(format!("sending the request failed: {e}")))?;
