@@ -867,6 +867,8 @@ pub async fn serve_conn(stream: TcpStream, state: Arc<AppState>) {
         let Some(resp) = run_handler(&stream, &shared, handler.as_mut()).await else {
             return;
         };
+        // Finished: its box is not needed while a long stream is written.
+        drop(handler);
         let body_behind = lock(&shared).finish_body();
         let keep = head.keep_alive && body_behind && !state.shutdown.is_cancelled();
         match write_response(&stream, resp, keep, head_only, version, body_behind).await {
