@@ -54,8 +54,6 @@ pub const MAX_HEADERS: usize = 100;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long a request head may take once its first bytes arrived (slow-loris guard).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most bytes asked of the socket per body read.
-const BODY_READ_MAX: usize = 256 * 1024;
 /// Bodies up to this size leave in the same write as the response head.
 const INLINE_BODY: usize = 16 * 1024;
 /// After refusing a request whose body was not read: how long unread input is drained so
@@ -195,7 +193,7 @@ fn poll_body(
                     s.release_if_empty();
                     return Poll::Ready(Some(Ok(data)));
                 }
-                (*left).min(BODY_READ_MAX as u64) as usize
+                usize::try_from(*left).unwrap_or(usize::MAX)
             }
             Framing::Chunked(state) => match decode_chunk(state, buf) {
                 Ok(Some(piece)) => return Poll::Ready(Some(Ok(piece))),
@@ -204,7 +202,7 @@ fn poll_body(
                     s.release_if_empty();
                     return Poll::Ready(None);
                 }
-                Ok(None) => 8 * 1024,
+                Ok(None) => usize::MAX,
                 Err(e) => {
                     s.body_failed = true;
                     return Poll::Ready(Some(Err(body_error(
@@ -222,6 +220,8 @@ fn poll_body(
             s.body_failed = true;
             return Poll::Ready(Some(Err(e)));
         }
+        // At most what the body still needs (never the next request's bytes), at most the
+        // scratch buffer's size.
         let read = with_scratch(|scratch| {
             let n = want.min(scratch.len());
             let n = try_read_drained(stream, &mut scratch[..n])?;
