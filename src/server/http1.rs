@@ -44,7 +44,9 @@ use tokio::net::TcpStream;
 
 use super::{AppState, Body};
 use crate::error::ApiError;
-use crate::upstream::h1::{Chunk, decode_chunk, try_read_drained, with_scratch};
+use crate::upstream::h1::{
+    Chunk, decode_chunk, push_content_length, push_header, try_read_drained, with_scratch,
+};
 
 /// Largest request head accepted (request line and headers).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -526,15 +528,22 @@ async fn read_head(
     }
 }
 
-/// Ready(true) when the client has closed (or reset) the connection, Ready(false) when it
-/// sent more bytes (a pipelined request: stop watching), Pending otherwise.
-fn poll_gone(stream: &TcpStream, cx: &mut Context<'_>) -> Poll<bool> {
+/// Whether the client has gone: true when it closed (or reset) the connection. Bytes from
+/// it (a pipelined request) end the watch (`watching` becomes false); until then the
+/// socket's readiness wakes the task.
+fn client_gone(watching: &mut bool, stream: &TcpStream, cx: &mut Context<'_>) -> bool {
+    if !*watching {
+        return false;
+    }
     let mut byte = [0u8; 1];
     let mut rb = ReadBuf::new(&mut byte);
     match stream.poll_peek(cx, &mut rb) {
-        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(true),
-        Poll::Ready(Ok(_)) => Poll::Ready(false),
-        Poll::Pending => Poll::Pending,
+        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => true,
+        Poll::Ready(Ok(_)) => {
+            *watching = false;
+            false
+        }
+        Poll::Pending => false,
     }
 }
 
@@ -555,12 +564,8 @@ where
         if let Poll::Ready(r) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(r));
         }
-        if watching && lock(shared).body_done {
-            match poll_gone(stream, cx) {
-                Poll::Ready(true) => return Poll::Ready(None),
-                Poll::Ready(false) => watching = false,
-                Poll::Pending => {}
-            }
+        if lock(shared).body_done && client_gone(&mut watching, stream, cx) {
+            return Poll::Ready(None);
         }
         Poll::Pending
     })
@@ -586,17 +591,11 @@ async fn next_frame(
                 Poll::Ready(Some(Err(never))) => match never {},
                 Poll::Pending => {}
             }
-            if *watching {
-                match poll_gone(stream, cx) {
-                    Poll::Ready(true) => {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::ConnectionAborted,
-                            "the client went away",
-                        )));
-                    }
-                    Poll::Ready(false) => *watching = false,
-                    Poll::Pending => {}
-                }
+            if client_gone(watching, stream, cx) {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the client went away",
+                )));
             }
             return Poll::Pending;
         }
@@ -670,7 +669,9 @@ enum Out {
 }
 
 fn push_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{:x}\r\n", data.len());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
@@ -710,22 +711,13 @@ async fn write_response(
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        push_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
     if !parts.headers.contains_key(DATE) {
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(date_value().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        push_header(&mut out, b"date", date_value().as_bytes());
     }
     match out_framing {
-        Out::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
+        Out::Length(n) => push_content_length(&mut out, n),
         Out::Chunked if !head_only => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         _ => {}
     }

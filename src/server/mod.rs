@@ -349,9 +349,9 @@ async fn read_body(body: ReqBody<'_>, headers: &HeaderMap, limit: u64) -> Result
         return Err(ApiError::payload_too_large(limit));
     }
     match Limited::new(body, limit as usize).collect().await {
-        // A small body gets its own allocation: a chunked body's pieces would otherwise
-        // keep the connection's read buffer alive for the whole upstream call.
-        Ok(c) => Ok(crate::upstream::compact(c.to_bytes())),
+        // No copy: `http1` hands out bodies in allocations of their own size, never slices
+        // of a connection-long read buffer.
+        Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>

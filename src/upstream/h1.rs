@@ -220,6 +220,22 @@ impl Conn {
     }
 }
 
+/// Append one `name: value` header line; the writer of both the relay's request heads and
+/// the server's response heads.
+pub(crate) fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append a `content-length` header line (no allocation for the number).
+pub(crate) fn push_content_length(out: &mut Vec<u8>, n: u64) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "content-length: {n}\r\n");
+}
+
 /// The request line and headers for a request with a body of `body_len` bytes.
 pub fn request_head(method: &str, path: &str, headers: &HeaderMap, body_len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + headers.len() * 48);
@@ -228,14 +244,10 @@ pub fn request_head(method: &str, path: &str, headers: &HeaderMap, body_len: usi
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        push_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
-    out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(body_len.to_string().as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
+    push_content_length(&mut out, body_len as u64);
+    out.extend_from_slice(b"\r\n");
     out
 }
 

@@ -150,11 +150,8 @@ impl Pool {
         })
     }
 
-    pub fn origin(&self) -> &Origin {
-        &self.inner.origin
-    }
-
-    /// Idle connections kept right now (for tests).
+    /// Idle connections kept right now.
+    #[cfg(test)]
     pub fn idle_count(&self) -> usize {
         self.inner.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
