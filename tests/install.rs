@@ -9,16 +9,11 @@ fn repo() -> &'static Path {
 
 #[test]
 fn install_sh_is_shellcheck_clean() {
-    if Command::new("shellcheck")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("note: shellcheck not installed; skipping (CI installs it)");
+    let Some(shellcheck) = crate::util::tools::find_tool("shellcheck") else {
         return;
-    }
-    let out = Command::new("shellcheck")
-        .args(["install.sh", "tests/run.sh"])
+    };
+    let out = Command::new(shellcheck)
+        .args(["install.sh", "tests/run.sh", "tests/setup.sh"])
         .current_dir(repo())
         .output()
         .unwrap();

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Run the whole test suite: Rust unit and integration tests, then the real-client tests
 # (the official OpenAI Python SDK, the admin page in headless Chromium) against the real binary.
-# Usage: tests/run.sh            (from anywhere inside the repository)
+# Usage: tests/run.sh            (from anywhere inside the repository; installs what it needs)
 set -eu
 
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$root"
+
+# The shells, shellcheck and Chromium the tests drive (a no-op when all are there).
+tests/setup.sh
 
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
