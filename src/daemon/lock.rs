@@ -9,15 +9,13 @@
 //!   the first still holds the old one (see docs/daemon.md).
 //! - Files are opened close-on-exec (Rust's default), so a lock never leaks into a child.
 //!
-//! Locking goes through `fs4::FileExt` called by path (`FileExt::try_lock(&file)`), not the
-//! inherent `File::try_lock`, because the latter needs Rust 1.89 and our MSRV is 1.85.
+//! Locking is std's `File::try_lock` (`flock(2)` on Unix, `LockFileEx` on Windows), stable
+//! since Rust 1.89, our MSRV.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use fs4::{FileExt, TryLockError};
 
 use crate::config::paths;
 
@@ -124,7 +122,7 @@ impl DaemonLock {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         };
-        match FileExt::try_lock(&file) {
+        match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Ok(Acquire::Busy(read_holder(path))),
             Err(TryLockError::Error(source)) => {
@@ -183,9 +181,9 @@ pub fn probe(path: &Path) -> Result<Option<Holder>, LockError> {
     let Some(file) = open(path, false)? else {
         return Ok(None);
     };
-    match FileExt::try_lock_shared(&file) {
+    match file.try_lock_shared() {
         Ok(()) => {
-            let _ = FileExt::unlock(&file);
+            let _ = file.unlock();
             Ok(None)
         }
         Err(TryLockError::WouldBlock) => Ok(Some(read_holder(path))),
@@ -214,7 +212,7 @@ impl StartupLock {
         };
         let deadline = Instant::now() + timeout;
         loop {
-            match FileExt::try_lock(&file) {
+            match file.try_lock() {
                 Ok(()) => return Ok(StartupLock { _file: file }),
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(50));
