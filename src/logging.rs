@@ -290,22 +290,10 @@ pub(crate) fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
-/// `2026-11-26T05:59:21.354335Z` (no date crate).
+/// `2026-11-26T05:59:21.354335Z`.
 fn push_rfc3339(out: &mut String, t: std::time::SystemTime) {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = crate::usage::time::civil_from_days(days);
-    let _ = std::fmt::Write::write_fmt(
-        out,
-        format_args!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60,
-            d.subsec_micros()
-        ),
-    );
+    let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let _ = std::fmt::Write::write_fmt(out, format_args!("{ts:.6}"));
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Time helpers for usage queries: the clock, UTC day boundaries, `--since` parsing and
-//! timestamps as text.
+//! timestamps as text, on `jiff`.
 //!
 //! All days are UTC days (the same ones SQLite's `strftime(..., 'unixepoch')` groups by), so
 //! "today" in `status`, the admin page and `usage --by day` agree whatever the local zone.
-//! Pure integer arithmetic (Howard Hinnant's civil-date algorithms); no date crate needed.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::tz::TimeZone;
+use jiff::{Span, SpanRelativeTo, Timestamp, Unit};
 
 use super::UsageError;
 
@@ -24,22 +26,21 @@ pub fn utc_day_start(unix_ms: i64) -> i64 {
     unix_ms.div_euclid(MS_PER_DAY) * MS_PER_DAY
 }
 
-/// `2026-11-01T09:30:00Z` for a unix-ms timestamp (second precision).
+/// `2026-11-01T09:30:00Z` for a unix-ms timestamp (second precision); out-of-range values
+/// (beyond jiff's years -9999..=9999) are clamped to its bounds.
 pub fn format_utc_ms(unix_ms: i64) -> String {
-    let days = unix_ms.div_euclid(MS_PER_DAY);
-    let secs = unix_ms.rem_euclid(MS_PER_DAY) / 1000;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let ts = Timestamp::from_millisecond(unix_ms).unwrap_or(if unix_ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Parse a `--since` value into a unix-ms lower bound, relative to `now_ms`:
-/// `30m`, `24h`, `7d`, `4w` (a duration back from now), `2026-11-01` (UTC midnight of that
-/// date), or `all` (everything).
+/// `30m`, `24h`, `7d`, `4w` (a duration back from now; jiff's friendly durations such as
+/// `1h30m` work too, days are 24 hours), `2026-11-01` (UTC midnight of that date), or `all`
+/// (everything).
 pub fn parse_since(value: &str, now_ms: i64) -> Result<i64, UsageError> {
     let bad = || UsageError::BadSince {
         value: value.to_string(),
@@ -51,77 +52,31 @@ pub fn parse_since(value: &str, now_ms: i64) -> Result<i64, UsageError> {
     if let Some(ms) = parse_date(v) {
         return Ok(ms);
     }
-    let unit_at = v.len().checked_sub(1).ok_or_else(bad)?;
-    let (num, unit) = v.split_at(unit_at);
-    let unit_ms: i64 = match unit {
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => MS_PER_DAY,
-        "w" => 7 * MS_PER_DAY,
-        _ => return Err(bad()),
-    };
-    // Digits only: `u32::from_str` would also take a leading `+`.
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+    // A duration back from now: no sign (the direction is implied), no bare number, no
+    // fractions of days (jiff would take `+7d` and `7.5h`).
+    let starts_with_digit = v.bytes().next().is_some_and(|b| b.is_ascii_digit());
+    if !starts_with_digit || v.contains(['.', ',']) {
         return Err(bad());
     }
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let back = n.checked_mul(unit_ms).ok_or_else(bad)?;
-    Ok(now_ms.saturating_sub(back).max(0))
+    let span: Span = v.parse().map_err(|_| bad())?;
+    let back = span
+        .total((Unit::Millisecond, SpanRelativeTo::days_are_24_hours()))
+        .map_err(|_| bad())?;
+    if !back.is_finite() || back < 0.0 || back > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(now_ms.saturating_sub(back as i64).max(0))
 }
 
 /// `YYYY-MM-DD` → UTC midnight in unix ms; `None` if not a valid calendar date.
 fn parse_date(v: &str) -> Option<i64> {
-    let b = v.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+    // Exactly ten characters: jiff's `%m` would also take `2026-1-01`.
+    if v.len() != 10 {
         return None;
     }
-    let digits = |s: &str| -> Option<i64> {
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let y = digits(v.get(0..4)?)?;
-    let m = digits(v.get(5..7)?)?;
-    let d = digits(v.get(8..10)?)?;
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d) * MS_PER_DAY)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let date = jiff::civil::Date::strptime("%Y-%m-%d", v).ok()?;
+    let ts = date.to_zoned_datetime(TimeZone::UTC).ok()?.timestamp();
+    Some(ts.as_millisecond())
 }
 
 #[cfg(test)]
@@ -180,12 +135,16 @@ mod tests {
     }
 
     #[test]
-    fn day_start_and_roundtrip() {
+    fn day_start() {
         assert_eq!(utc_day_start(1_793_491_200_000 + 5), 1_793_491_200_000);
         assert_eq!(utc_day_start(-1), -MS_PER_DAY);
-        for days in [-1000, 0, 1, 59, 365, 10_956, 20_000, 50_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
+        assert_eq!(format_utc_ms(-MS_PER_DAY), "1969-12-31T00:00:00Z");
+        assert!(format_utc_ms(i64::MAX).starts_with("9999-12-"));
+        assert!(format_utc_ms(i64::MIN).contains("9999-01-"));
+    }
+
+    #[test]
+    fn friendly_durations() {
+        assert_eq!(parse_since("1h30m", NOW).unwrap(), NOW - 90 * 60_000);
     }
 }
