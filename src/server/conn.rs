@@ -37,6 +37,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
+use super::clock::{ConnClock, Tracked, Watched};
 use super::{AppState, Body};
 use crate::error::ApiError;
 
@@ -44,16 +45,19 @@ use crate::error::ApiError;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Most headers in a request head (hyper's default too); 431 beyond.
 pub const MAX_HEADERS: usize = 100;
-/// How long a request head may take, counted from when the connection starts waiting for
-/// it; also how long a keep-alive connection may sit idle (slow-loris guard).
+/// How long a request head may take from its first byte (slow-loris guard).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a keep-alive connection may sit idle between requests.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Timing limits of the listener. Production uses [`ServerLimits::default`]; tests inject
 /// short ones through [`super::serve_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerLimits {
-    /// Deadline for a request head (and the idle keep-alive limit, see the module doc).
+    /// Deadline for a request head, from its first byte.
     pub head_timeout: Duration,
+    /// Idle keep-alive limit.
+    pub idle_timeout: Duration,
     /// Deadline for a request body; `None` takes `server.body_timeout_secs` of the config
     /// the request runs under, so a reload changes it.
     pub body_timeout: Option<Duration>,
@@ -63,6 +67,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             head_timeout: HEAD_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
             body_timeout: None,
         }
     }
@@ -261,8 +266,11 @@ pub fn close_after(resp: &mut Response<Body>) {
 /// The connection builder with our limits.
 fn builder(limits: &ServerLimits) -> hyper::server::conn::http1::Builder {
     let mut b = hyper::server::conn::http1::Builder::new();
+    // hyper's head timer runs from the moment a connection waits for a head, idle time
+    // included, so it is set to the idle limit as a backstop; the head deadline proper is
+    // the clock's (`server::clock`).
     b.timer(TokioTimer::new())
-        .header_read_timeout(limits.head_timeout)
+        .header_read_timeout(limits.idle_timeout.max(limits.head_timeout))
         .max_headers(MAX_HEADERS)
         .max_header_size(2 * MAX_HEAD)
         .keep_alive(true);
@@ -271,10 +279,14 @@ fn builder(limits: &ServerLimits) -> hyper::server::conn::http1::Builder {
 
 /// Serve one client connection until it closes, times out, or the drain closes it.
 pub async fn serve_conn(stream: TcpStream, state: Arc<AppState>, limits: ServerLimits) {
+    let clock = Arc::new(ConnClock::default());
     let svc_state = state.clone();
+    let svc_clock = clock.clone();
     let svc = service_fn(move |req: Request<Incoming>| {
         let state = svc_state.clone();
+        let clock = svc_clock.clone();
         async move {
+            clock.busy();
             let body_limit = limits.body_timeout.unwrap_or_else(|| {
                 Duration::from_secs(state.runtime.load().config.server.body_timeout_secs)
             });
@@ -284,13 +296,20 @@ pub async fn serve_conn(stream: TcpStream, state: Arc<AppState>, limits: ServerL
             if unread.is_unread() {
                 close_after(&mut resp);
             }
-            Ok::<_, std::convert::Infallible>(resp)
+            Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked::new(b, clock)))
         }
     });
-    let conn = builder(&limits).serve_connection(TokioIo::new(stream), svc);
+    let io = TokioIo::new(Watched::new(stream, clock.clone()));
+    let conn = builder(&limits).serve_connection(io, svc);
     let mut conn = std::pin::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
+        why = clock.expired(&limits) => {
+            // Dropping the connection closes the socket: an idle client reconnects, a
+            // trickled head is cut off.
+            tracing::debug!(?why, "closing a client connection at its limit");
+            return;
+        }
         _ = state.shutdown.cancelled() => {
             // Idle: closes now. Busy: finishes the current response, then closes.
             conn.as_mut().graceful_shutdown();

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod clock;
 pub mod conn;
 pub mod guard;
 pub mod metrics;
