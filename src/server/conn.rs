@@ -1,24 +1,27 @@
 //! One client connection on hyper's HTTP/1.1 server: the listener limits, the request body
 //! deadline, the checks hyper leaves to us, and the connection's part in graceful drain.
 //!
-//! hyper owns the wire: head parsing (`httparse`, [`MAX_HEADERS`] headers, [`MAX_HEAD`]
-//! bytes, 431 beyond), keep-alive and HTTP/1.0, pipelining, chunked bodies (strict chunk
-//! sizes: `+4a` and ` 4a` are refused), `Expect: 100-continue` (sent only when the body is
-//! first polled, so a request refused on its head never uploads its body), refusing
-//! conflicting Content-Lengths and a last coding that is not `chunked` (400 and close),
-//! `date`, HEAD, and dropping the handler's future when the client goes away.
+//! hyper owns the wire: head parsing (`httparse`, [`MAX_HEADERS`] headers), keep-alive and
+//! HTTP/1.0, pipelining, chunked bodies (strict chunk sizes: `+4a` and ` 4a` are refused),
+//! `Expect: 100-continue` (sent only when the body is first polled, so a request refused
+//! on its head never uploads its body), refusing conflicting Content-Lengths and a last
+//! coding that is not `chunked` (its own bare 400 that closes), `date`, HEAD, and dropping
+//! the handler's future when the client goes away.
 //!
 //! What hyper is lenient about is refused here, on the head, before the body is read and
 //! with `connection: close` (see [`refuse_head`]): two `Host` headers, a coding besides
-//! `chunked`, an `Expect` other than `100-continue`. A request with both Content-Length and
-//! Transfer-Encoding is read as chunked by hyper, which drops the Content-Length (so we never
-//! see it) and closes the connection after the answer (RFC 9112 §6.1), so nothing can be
-//! smuggled behind it.
+//! `chunked`, an `Expect` other than `100-continue`, a head over [`MAX_HEAD`] (431 in the
+//! OpenAI shape; hyper's own bare 431 only beyond twice that). A request with both
+//! Content-Length and Transfer-Encoding is read as chunked by hyper, which drops the
+//! Content-Length (so we never see it) and closes the connection after the answer
+//! (RFC 9112 §6.1), so nothing can be smuggled behind it. A response to a request whose
+//! body was left unread says `connection: close` (hyper closes such connections).
 //!
 //! Deadlines (all injectable through [`ServerLimits`] so tests use short ones):
-//! - the head: hyper's `header_read_timeout`, a deadline set when hyper starts waiting for a
-//!   head and not extended by bytes that trickle in. hyper starts it as soon as a
-//!   keep-alive connection is idle, so it is also the idle keep-alive limit;
+//! - the head: [`HEAD_TIMEOUT`] from its first byte, not extended by bytes that trickle
+//!   in; the idle keep-alive limit: [`IDLE_TIMEOUT`]. Both are tracked by
+//!   [`super::clock`], because hyper's `header_read_timeout` (a true deadline too) starts
+//!   when a connection begins to wait, idle time included, so it cannot be both;
 //! - the body: [`TimedBody`], from the first poll of the body (`server.body_timeout_secs`);
 //!   a stalled or trickled upload ends with 408.
 

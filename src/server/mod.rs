@@ -250,22 +250,7 @@ pub async fn handle(state: Arc<AppState>, req: Request<ReqBody>) -> Response<Bod
     let rt = state.runtime.load_full();
     let mut resp = match panic_net::catch(route(&state, &rt, req, &request_id)).await {
         Ok(resp) => resp,
-        Err(p) => {
-            tracing::error!(
-                request_id = %request_id,
-                panic = %p.message,
-                "request handler panicked; answering 500"
-            );
-            if !p.recorded {
-                // Routes without a per-request record (all but chat) are counted here.
-                state.stats.record(500, None, None);
-                state.metrics.observe(&metrics::Observation {
-                    status: 500,
-                    ..Default::default()
-                });
-            }
-            error_response(&panic_net::api_error(), &[])
-        }
+        Err(p) => panicked(&state, &request_id, &p),
     };
     if is_event_stream(resp.headers()) {
         let id = request_id.clone();
@@ -279,6 +264,25 @@ pub async fn handle(state: Arc<AppState>, req: Request<ReqBody>) -> Response<Bod
         h.insert(X_LLM_ROUTER_REQUEST_ID, v);
     }
     resp
+}
+
+/// The answer to a request whose handler panicked: one error line with the request id, the
+/// request counted as an error (unless its chat record did it), a 500 in the OpenAI shape.
+fn panicked(state: &AppState, request_id: &str, p: &panic_net::Panicked) -> Response<Body> {
+    tracing::error!(
+        request_id = %request_id,
+        panic = %p.message,
+        "request handler panicked; answering 500"
+    );
+    if !p.recorded {
+        // Routes without a per-request record (all but chat) are counted here.
+        state.stats.record(500, None, None);
+        state.metrics.observe(&metrics::Observation {
+            status: 500,
+            ..Default::default()
+        });
+    }
+    error_response(&panic_net::api_error(), &[])
 }
 
 fn is_event_stream(h: &HeaderMap) -> bool {
@@ -444,4 +448,47 @@ pub fn error_response(e: &ApiError, extra: &[(String, String)]) -> Response<Body
     let mut r = full(e.status, "application/json", e.to_bytes());
     crate::upstream::apply_headers(r.headers_mut(), extra);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_state() -> Arc<AppState> {
+        let mut cfg = Config::default();
+        cfg.upstream.base_url = "http://127.0.0.1:9".into();
+        let health = Arc::new(Health::new());
+        let rt = Runtime::build(cfg, 80, health.clone(), None).expect("runtime");
+        AppState::new(rt, "127.0.0.1:80".parse().expect("addr"), health, false)
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_counted_500_in_the_openai_shape() {
+        let state = test_state();
+        let p = panic_net::Panicked {
+            message: "boom".into(),
+            recorded: false,
+        };
+        let resp = panicked(&state, "req_1", &p);
+        assert_eq!(resp.status(), 500);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["error"]["type"], "server_error");
+        assert_eq!(v["error"]["code"], "internal_error");
+        let s = state.stats.view();
+        assert_eq!((s.requests, s.errors), (1, 1));
+        assert!(
+            state
+                .metrics
+                .render(&Default::default())
+                .contains("status=\"500\"} 1")
+        );
+        // Already counted by the chat record: not counted twice.
+        let p = panic_net::Panicked {
+            message: "boom".into(),
+            recorded: true,
+        };
+        assert_eq!(panicked(&state, "req_2", &p).status(), 500);
+        assert_eq!(state.stats.view().errors, 1);
+    }
 }
