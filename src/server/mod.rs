@@ -2,7 +2,9 @@
 //! guards, the model list, the panic net ([`panic_net`]), graceful drain.
 //!
 //! Invariants: every response carries `x-request-id` and `x-llm-router-request-id`; every
-//! error is an OpenAI envelope; the Host and key guards run before any route; the live
+//! error is an OpenAI envelope (except hyper's own bodyless 400/431 for heads it cannot
+//! parse at all, which never reach us); a handler panic is a 500, never a dropped
+//! connection; the Host and key guards run before any route; the live
 //! configuration is an `Arc` swapped atomically on reload, so a request keeps the snapshot it
 //! started with and streams survive a reload. Deciding models is the engine's job; this
 //! module only wires requests to it.
