@@ -11,6 +11,10 @@
 //!   own deadline, the response may be a long stream);
 //! - the response body done (dropped by hyper once written) makes it idle again: limit
 //!   [`ServerLimits::idle_timeout`].
+//!
+//! One slack, on purpose: a pipelined head whose first bytes arrived while the previous
+//! request was answered is held to the idle limit, not the head limit (hyper already has
+//! those bytes, so no read marks them); hyper's timer still bounds it.
 
 use std::pin::Pin;
 use std::sync::Mutex;
