@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub body_limit_mb: u64,
     /// How long in-flight requests may take to finish on stop/SIGTERM, in seconds.
     pub drain_secs: u64,
+    /// How long a request body may take to arrive once the gateway reads it, in seconds
+    /// (a stalled or trickled upload gets 408).
+    pub body_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             body_limit_mb: 32,
             drain_secs: 30,
+            body_timeout_secs: 60,
         }
     }
 }

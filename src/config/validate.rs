@@ -105,6 +105,13 @@ impl Config {
                 d.server.body_limit_mb,
             ));
         }
+        if !(1..=3600).contains(&s.body_timeout_secs) {
+            return Err(invalid(
+                "server.body_timeout_secs",
+                "must be between 1 and 3600 (seconds)",
+                d.server.body_timeout_secs,
+            ));
+        }
 
         let u = &self.upstream;
         let du = &d.upstream;
@@ -349,6 +356,11 @@ mod tests {
         let mut c = Config::default();
         c.server.body_limit_mb = 2048;
         assert_eq!(err_key(&c), "server.body_limit_mb");
+        c.server.body_limit_mb = 32;
+        c.server.body_timeout_secs = 0;
+        assert_eq!(err_key(&c), "server.body_timeout_secs");
+        c.server.body_timeout_secs = 3601;
+        assert_eq!(err_key(&c), "server.body_timeout_secs");
 
         let mut c = Config::default();
         c.upstream.idle_timeout_ms = 0;

@@ -58,7 +58,7 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'non
 pub async fn handle(
     state: &Arc<AppState>,
     rt: &Arc<Runtime>,
-    req: Request<super::http1::ReqBody<'_>>,
+    req: Request<super::ReqBody>,
 ) -> Response<Body> {
     serve(state, rt, req).await
 }
@@ -226,15 +226,7 @@ where
 {
     match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::payload_too_large(BODY_LIMIT as u64))
-        }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "could not read the request body: {e}"
-        ))),
+        Err(e) => Err(super::body_error(e.as_ref(), BODY_LIMIT as u64)),
     }
 }
 

@@ -194,6 +194,15 @@ impl RequestLog {
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
+        // Dropped by a panic's unwind (or right after it, see `panic_net`): the request is
+        // an error, whatever was recorded so far; the caller answers 500 or ends the stream.
+        let panicked = super::panic_net::after_panic();
+        if panicked {
+            super::panic_net::note_recorded();
+            self.status = 500;
+            self.outcome = "panic";
+            self.error = Some("the handler panicked".into());
+        }
         let stats = &self.state.stats;
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         let attempts: Vec<String> = self
@@ -260,8 +269,9 @@ impl Drop for RequestLog {
         });
         if let Some(sink) = self.state.usage.get()
             && sink.is_enabled()
-            // Requests rejected before a model was involved are not usage.
-            && self.target.is_some()
+            // Requests rejected before a model was involved are not usage; a panic is
+            // recorded wherever it happened, so usage shows the failure.
+            && (self.target.is_some() || panicked)
         {
             let (strongest_model, strongest_cost_usd) = match d {
                 Some(d) => {
@@ -751,5 +761,44 @@ mod tests {
             parse_head(br#"{"model":"x","messages":[],"stream":"true"}"#).unwrap(),
             ("x".to_string(), false)
         );
+    }
+
+    fn test_state() -> Arc<AppState> {
+        let mut cfg = crate::config::Config::default();
+        cfg.upstream.base_url = "http://127.0.0.1:9".into();
+        let health = Arc::new(crate::engine::Health::new());
+        let rt = super::super::Runtime::build(cfg, 80, health.clone(), None).expect("runtime");
+        AppState::new(rt, "127.0.0.1:80".parse().expect("addr"), health, false)
+    }
+
+    #[tokio::test]
+    async fn a_panic_with_a_request_log_counts_as_one_error() {
+        let state = test_state();
+        let st = state.clone();
+        let r = super::super::panic_net::catch(async move {
+            let mut log = RequestLog::new(st, "req_x".into(), "auto".into(), false);
+            log.outcome = "ok";
+            log.status = 200;
+            tokio::task::yield_now().await;
+            if std::hint::black_box(true) {
+                panic!("a bug in the handler");
+            }
+            drop(log);
+        })
+        .await;
+        assert!(r.expect_err("caught").recorded);
+        let v = state.stats.view();
+        assert_eq!((v.requests, v.errors, v.in_flight), (1, 1, 0));
+        let text = state.metrics.render(&Default::default());
+        assert!(text.contains("status=\"500\""), "{text}");
+        // A normal drop is not an error.
+        drop(RequestLog::new(
+            state.clone(),
+            "req_y".into(),
+            "auto".into(),
+            false,
+        ));
+        let v = state.stats.view();
+        assert_eq!((v.requests, v.errors), (2, 1));
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! The Host check defends a loopback-bound gateway against DNS rebinding: a web page whose
 //! name resolves to 127.0.0.1 still sends its own name as Host, so only exact loopback names
-//! (with the bound port) and names the user listed pass. The router key is compared as
-//! SHA-256 digests in constant time, so neither its content nor its length leaks through
-//! timing.
+//! and the bound loopback address itself (with the bound port), and names the user listed
+//! pass. The router key is compared as SHA-256 digests in constant time, so neither its
+//! content nor its length leaks through timing.
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
@@ -18,15 +18,29 @@ pub struct HostCheck {
 }
 
 impl HostCheck {
-    pub fn new(loopback: bool, port: u16, extra: &[String]) -> Self {
+    /// `bound` is the address the listener is bound to (`server.host`): on a loopback bind
+    /// it is allowed with the port too, so `127.0.0.2` or `::1` work without
+    /// `allowed_hosts`.
+    pub fn new(loopback: bool, bound: &str, port: u16, extra: &[String]) -> Self {
         if !loopback {
             return Self { allowed: None };
         }
         let mut allowed = Vec::new();
-        for name in ["localhost", "127.0.0.1", "[::1]"] {
+        let bound = bound.trim().to_ascii_lowercase();
+        // The Host form of an IPv6 address is bracketed.
+        let bound = match bound.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+            Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+            Err(_) => bound,
+        };
+        let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "[::1]".into()];
+        if !bound.is_empty() && !names.contains(&bound) {
+            names.push(bound);
+        }
+        for name in names {
             allowed.push(format!("{name}:{port}"));
             if port == 80 {
-                allowed.push(name.to_string());
+                allowed.push(name);
             }
         }
         for e in extra {
@@ -144,7 +158,7 @@ mod tests {
 
     #[test]
     fn host_allow_list_is_exact() {
-        let c = HostCheck::new(true, 8787, &["myhost:8787".into()]);
+        let c = HostCheck::new(true, "127.0.0.1", 8787, &["myhost:8787".into()]);
         assert!(c.check(&h(&[("host", "127.0.0.1:8787")])).is_ok());
         assert!(c.check(&h(&[("host", "LOCALHOST:8787")])).is_ok());
         assert!(c.check(&h(&[("host", "myhost:8787")])).is_ok());
@@ -152,7 +166,29 @@ mod tests {
         assert!(c.check(&h(&[("host", "localhost:9999")])).is_err());
         assert!(c.check(&h(&[("host", ":8787")])).is_err());
         assert!(c.check(&h(&[])).is_err());
-        assert!(HostCheck::new(false, 8787, &[]).check(&h(&[])).is_ok());
+        assert!(
+            HostCheck::new(false, "0.0.0.0", 8787, &[])
+                .check(&h(&[]))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_bound_loopback_address_is_allowed() {
+        let c = HostCheck::new(true, "127.0.0.2", 8787, &[]);
+        assert!(c.check(&h(&[("host", "127.0.0.2:8787")])).is_ok());
+        assert!(c.check(&h(&[("host", "127.0.0.1:8787")])).is_ok());
+        assert!(c.check(&h(&[("host", "[::1]:8787")])).is_ok());
+        assert!(c.check(&h(&[("host", "127.0.0.2:9999")])).is_err());
+        assert!(c.check(&h(&[("host", "127.0.0.3:8787")])).is_err());
+        let v6 = HostCheck::new(true, "::1", 8787, &[]);
+        assert!(v6.check(&h(&[("host", "[::1]:8787")])).is_ok());
+        assert!(v6.check(&h(&[("host", "::1:8787")])).is_err());
+        // An unusual spelling of the bound address is allowed in its canonical form.
+        let long = HostCheck::new(true, "0:0:0:0:0:0:0:1", 80, &[]);
+        assert!(long.check(&h(&[("host", "[::1]")])).is_ok());
+        let named = HostCheck::new(true, "LocalHost", 8787, &[]);
+        assert!(named.check(&h(&[("host", "localhost:8787")])).is_ok());
     }
 
     #[test]

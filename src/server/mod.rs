@@ -1,17 +1,22 @@
-//! The HTTP gateway (our HTTP/1.1 server in [`http1`]): endpoints, guards, the model list, graceful drain.
+//! The HTTP gateway on hyper's HTTP/1.1 server (one connection in [`conn`]): endpoints,
+//! guards, the model list, the panic net ([`panic_net`]), graceful drain.
 //!
 //! Invariants: every response carries `x-request-id` and `x-llm-router-request-id`; every
-//! error is an OpenAI envelope; the Host and key guards run before any route; the live
+//! error is an OpenAI envelope (except hyper's own bodyless 400/431 for heads it cannot
+//! parse at all, which never reach us); a handler panic is a 500, never a dropped
+//! connection; the Host and key guards run before any route; the live
 //! configuration is an `Arc` swapped atomically on reload, so a request keeps the snapshot it
 //! started with and streams survive a reload. Deciding models is the engine's job; this
 //! module only wires requests to it.
 
 pub mod admin;
 pub mod chat;
+pub mod clock;
+pub mod conn;
 pub mod guard;
-pub mod http1;
 pub mod metrics;
 pub mod models;
+pub mod panic_net;
 pub mod relay;
 pub mod route_test;
 pub mod stats;
@@ -33,8 +38,8 @@ use crate::config::Config;
 use crate::engine::{Engine, Health};
 use crate::error::ApiError;
 use crate::upstream::Upstream;
+pub use conn::{ReqBody, ServerLimits};
 use guard::{HostCheck, KeyCheck};
-use http1::ReqBody;
 use models::ModelState;
 use stats::Stats;
 
@@ -85,7 +90,12 @@ impl Runtime {
             .map_err(|e| ServeError::Upstream(e.to_string()))?;
         Ok(Runtime {
             engine: Engine::new(config.router.clone(), health),
-            hosts: HostCheck::new(config.is_loopback(), port, &config.server.allowed_hosts),
+            hosts: HostCheck::new(
+                config.is_loopback(),
+                &config.server.host,
+                port,
+                &config.server.allowed_hosts,
+            ),
             key: KeyCheck::new(&config.server.api_key),
             body_limit: config.server.body_limit_mb * 1024 * 1024,
             upstream,
@@ -177,6 +187,16 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
 
 /// Serve until `state.shutdown` is cancelled, then drain for at most `drain`.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration) {
+    serve_with(listener, state, drain, ServerLimits::default()).await;
+}
+
+/// [`serve`] with explicit listener limits (tests use short ones).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    drain: Duration,
+    limits: ServerLimits,
+) {
     let connections = tokio_util::task::TaskTracker::new();
     tokio::spawn(models::refresher(state.clone()));
     loop {
@@ -193,7 +213,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, drain: Duration)
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                connections.spawn(http1::serve_conn(stream, state.clone()));
+                connections.spawn(conn::serve_conn(stream, state.clone(), limits));
             }
         }
     }
@@ -226,11 +246,18 @@ fn next_request_id() -> String {
     format!("req_{prefix}{n:08x}")
 }
 
-/// Route one request.
-pub async fn handle(state: Arc<AppState>, req: Request<ReqBody<'_>>) -> Response<Body> {
+/// Route one request. A panic inside becomes a 500 (see [`panic_net`]).
+pub async fn handle(state: Arc<AppState>, req: Request<ReqBody>) -> Response<Body> {
     let request_id = next_request_id();
     let rt = state.runtime.load_full();
-    let mut resp = route(&state, &rt, req, &request_id).await;
+    let mut resp = match panic_net::catch(route(&state, &rt, req, &request_id)).await {
+        Ok(resp) => resp,
+        Err(p) => panicked(&state, &request_id, &p),
+    };
+    if is_event_stream(resp.headers()) {
+        let id = request_id.clone();
+        resp = resp.map(|b| panic_net::PanicSafe::new(b, id).boxed_unsync());
+    }
     let h = resp.headers_mut();
     const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     const X_LLM_ROUTER_REQUEST_ID: HeaderName = HeaderName::from_static("x-llm-router-request-id");
@@ -241,12 +268,42 @@ pub async fn handle(state: Arc<AppState>, req: Request<ReqBody<'_>>) -> Response
     resp
 }
 
+/// The answer to a request whose handler panicked: one error line with the request id, the
+/// request counted as an error (unless its chat record did it), a 500 in the OpenAI shape.
+fn panicked(state: &AppState, request_id: &str, p: &panic_net::Panicked) -> Response<Body> {
+    tracing::error!(
+        request_id = %request_id,
+        panic = %p.message,
+        "request handler panicked; answering 500"
+    );
+    if !p.recorded {
+        // Routes without a per-request record (all but chat) are counted here.
+        state.stats.record(500, None, None);
+        state.metrics.observe(&metrics::Observation {
+            status: 500,
+            ..Default::default()
+        });
+    }
+    error_response(&panic_net::api_error(), &[])
+}
+
+fn is_event_stream(h: &HeaderMap) -> bool {
+    h.get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
 async fn route(
     state: &Arc<AppState>,
     rt: &Arc<Runtime>,
-    req: Request<ReqBody<'_>>,
+    req: Request<ReqBody>,
     request_id: &str,
 ) -> Response<Body> {
+    // Heads hyper lets through but we do not serve; refused before any body is read.
+    if let Some(e) = conn::refuse_head(&req) {
+        let mut r = error_response(&e, &[]);
+        conn::close_after(&mut r);
+        return r;
+    }
     if let Err(host) = rt.hosts.check(req.headers()) {
         return error_response(&ApiError::forbidden_host(&host), &[]);
     }
@@ -294,7 +351,12 @@ async fn route(
             let (parts, body) = req.into_parts();
             let body = match read_body(body, &parts.headers, rt.body_limit).await {
                 Ok(b) => b,
-                Err(e) => return error_response(&e, &[]),
+                Err(e) => {
+                    // The rest of the body is unread: the connection cannot carry more.
+                    let mut r = error_response(&e, &[]);
+                    conn::close_after(&mut r);
+                    return r;
+                }
             };
             chat::chat(
                 state.clone(),
@@ -340,7 +402,7 @@ fn guarded(rt: &Runtime, headers: &HeaderMap) -> Option<Response<Body>> {
     (!rt.key.allows(headers)).then(|| error_response(&ApiError::unauthorized(), &[]))
 }
 
-async fn read_body(body: ReqBody<'_>, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+async fn read_body(body: ReqBody, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -349,19 +411,23 @@ async fn read_body(body: ReqBody<'_>, headers: &HeaderMap, limit: u64) -> Result
         return Err(ApiError::payload_too_large(limit));
     }
     match Limited::new(body, limit as usize).collect().await {
-        // No copy: `http1` hands out bodies in allocations of their own size, never slices
-        // of a connection-long read buffer.
         Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::payload_too_large(limit))
-        }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "could not read the request body: {e}"
-        ))),
+        Err(e) => Err(body_error(e.as_ref(), limit)),
     }
+}
+
+/// The answer for a request body that could not be read: too large (413), too slow (408),
+/// or broken (400: bad chunking, the client left).
+pub(crate) fn body_error(e: &(dyn std::error::Error + 'static), limit: u64) -> ApiError {
+    if e.downcast_ref::<http_body_util::LengthLimitError>()
+        .is_some()
+    {
+        return ApiError::payload_too_large(limit);
+    }
+    if let Some(t) = e.downcast_ref::<conn::BodyTimeout>() {
+        return t.api_error();
+    }
+    ApiError::bad_request(format!("could not read the request body: {e}"))
 }
 
 /// A whole-body response.
@@ -384,4 +450,47 @@ pub fn error_response(e: &ApiError, extra: &[(String, String)]) -> Response<Body
     let mut r = full(e.status, "application/json", e.to_bytes());
     crate::upstream::apply_headers(r.headers_mut(), extra);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test_state() -> Arc<AppState> {
+        let mut cfg = Config::default();
+        cfg.upstream.base_url = "http://127.0.0.1:9".into();
+        let health = Arc::new(Health::new());
+        let rt = Runtime::build(cfg, 80, health.clone(), None).expect("runtime");
+        AppState::new(rt, "127.0.0.1:80".parse().expect("addr"), health, false)
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_counted_500_in_the_openai_shape() {
+        let state = test_state();
+        let p = panic_net::Panicked {
+            message: "boom".into(),
+            recorded: false,
+        };
+        let resp = panicked(&state, "req_1", &p);
+        assert_eq!(resp.status(), 500);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["error"]["type"], "server_error");
+        assert_eq!(v["error"]["code"], "internal_error");
+        let s = state.stats.view();
+        assert_eq!((s.requests, s.errors), (1, 1));
+        assert!(
+            state
+                .metrics
+                .render(&Default::default())
+                .contains("status=\"500\"} 1")
+        );
+        // Already counted by the chat record: not counted twice.
+        let p = panic_net::Panicked {
+            message: "boom".into(),
+            recorded: true,
+        };
+        assert_eq!(panicked(&state, "req_2", &p).status(), 500);
+        assert_eq!(state.stats.view().errors, 1);
+    }
 }

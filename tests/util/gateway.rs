@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use llm_router::config::Config;
 use llm_router::engine::Health;
-use llm_router::server::{self, AppState, Runtime};
+use llm_router::server::{self, AppState, Runtime, ServerLimits};
 use llm_router::sim::{SimOptions, SimRelay};
 
 pub struct TestGateway {
@@ -31,6 +31,23 @@ impl TestGateway {
 
     /// A gateway in front of a relay the caller created (and maybe scripted) already.
     pub async fn start_on_sim(sim: SimRelay, f: impl FnOnce(&mut Config)) -> Self {
+        Self::start_listener(sim, ServerLimits::default(), f).await
+    }
+
+    /// A gateway with short listener limits (head, idle, body deadlines).
+    pub async fn start_limited(limits: ServerLimits, f: impl FnOnce(&mut Config)) -> Self {
+        let sim = SimRelay::start_on("127.0.0.1:0".parse().expect("addr"), SimOptions::default())
+            .await
+            .expect("sim relay");
+        Self::start_listener(sim, limits, f).await
+    }
+
+    /// The general form: the listener binds `server.host` as `f` leaves it.
+    pub async fn start_listener(
+        sim: SimRelay,
+        limits: ServerLimits,
+        f: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut cfg = Config::default();
         cfg.upstream.base_url = sim.base_url();
         cfg.upstream.api_key = "relay-secret-key-123456".into();
@@ -39,7 +56,7 @@ impl TestGateway {
         cfg.router.timeout_ms = 2_000;
         f(&mut cfg);
         cfg.validate().expect("valid test config");
-        let listener = server::bind("127.0.0.1", 0).await.expect("bind");
+        let listener = server::bind(&cfg.server.host, 0).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let health = Arc::new(Health::new());
         let key = Some(cfg.upstream.api_key.clone()).filter(|k| !k.is_empty());
@@ -48,7 +65,7 @@ impl TestGateway {
         server::models::refresh_once(&state).await;
         let st = state.clone();
         let task = tokio::spawn(async move {
-            server::serve(listener, st, Duration::from_secs(2)).await;
+            server::serve_with(listener, st, Duration::from_secs(2), limits).await;
         });
         let client = reqwest::Client::builder()
             .no_proxy()
