@@ -4,3 +4,4 @@
 
 pub mod env;
 pub mod gateway;
+pub mod raw_relay;
