@@ -131,7 +131,7 @@ async fn a_chunked_stream_ending_early_is_one_truncation_error_and_counted() {
     let sent = events(&[content("one "), content("two ")], "\n\n");
     let gw = gateway_on_sim(sse_step(vec![sent.clone()], SseEnd::Close)).await;
     let (sink, writer) = llm_router::usage::start(&db, 0).expect("usage");
-    gw.state.usage.set(sink).ok().expect("usage sink");
+    assert!(gw.state.usage.set(sink).is_ok(), "usage sink");
     let (status, got) = stream_chat(&gw).await;
     assert_eq!(status, 200);
     assert!(got.starts_with(&sent), "{}", String::from_utf8_lossy(&got));
