@@ -378,6 +378,8 @@ pub fn relay_body<G: EndGuard>(
                         .map(|n| n.min(st.carry.len()));
                     let cut = match complete {
                         Some(n) => n,
+                        // An oversized event leaves unfinished (the one place an event is
+                        // split; its finish reason, if any, is then not seen by the check).
                         None if st.carry.len() > MAX_CARRY => st.carry.len(),
                         None => continue,
                     };
