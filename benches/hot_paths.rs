@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the gateway's hot pure functions (criterion):
-//! SSE decoding, the stage 2 body rewrite, the routing stage's own CPU (features,
+//! SSE decoding and framing, the stage 2 body rewrite, the routing stage's own CPU (features,
 //! candidates, redacted router prompt, decision parse) on a 100 KB conversation.
 //!
 //! `cargo bench --bench hot_paths`; results are relative, see docs/performance.md.
@@ -15,7 +15,7 @@ use llm_router::catalog::{Catalog, join};
 use llm_router::config::RouterConfig;
 use llm_router::engine::{Engine, Health, Mode, RouterCaller, decision, features, redact, rewrite};
 use llm_router::sim::sse_chunks_for;
-use llm_router::upstream::sse::SseDecoder;
+use llm_router::upstream::sse::{SseDecoder, SseFramer};
 
 fn sse(c: &mut Criterion) {
     let stream: Vec<u8> = sse_chunks_for("gpt-5.5", &"token ".repeat(400), 200)
@@ -32,6 +32,17 @@ fn sse(c: &mut Criterion) {
                 n += d.push(black_box(chunk)).len();
             }
             n
+        })
+    });
+    // What the relay runs on every chunk after the commit point: boundaries only.
+    g.bench_function("frame_200_events_in_1k_reads", |b| {
+        b.iter(|| {
+            let mut f = SseFramer::new();
+            let mut last = 0;
+            for chunk in stream.chunks(1024) {
+                last = f.push(black_box(chunk));
+            }
+            last
         })
     });
     g.finish();

@@ -13,6 +13,8 @@ mod env_cmd;
 mod gateway;
 /// `install.sh` into a temporary prefix.
 mod install;
+/// Relay faults on streams: line endings, truncation, close-delimited bodies (issue 10).
+mod stream_faults;
 /// `llm-router usage` against a database the test writes.
 mod usage;
 /// The gateway's HTTP/1.1 server on the wire: raw bytes over a real socket.

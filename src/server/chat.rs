@@ -332,9 +332,15 @@ impl EndGuard for RequestLog {
         self.completion_tokens = usage.completion_tokens;
         match outcome {
             Outcome::Completed => self.outcome = "ok",
-            Outcome::UpstreamFailed(e) => {
+            Outcome::UpstreamFailed {
+                status, message, ..
+            } => {
                 self.outcome = "upstream_failed_after_commit";
-                self.error = Some(e);
+                self.error = Some(message);
+                // The head said 200, but the answer ended in the error event: the log, stats,
+                // metrics and usage record the event's status so the request counts as an
+                // error (a truncated stream must not look like a success anywhere).
+                self.status = status;
             }
         }
     }

@@ -1,14 +1,20 @@
 //! The streaming relay and its commit point.
 //!
-//! Before commit ([`lookahead`]) the upstream stream is read until its first real event:
+//! Before commit ([`lookahead`]) the upstream stream is decoded until its first real event:
 //! content, a tool-call delta or a finish reason. An error event, a `[DONE]` with nothing
 //! before it, a close, or the first-byte deadline all fail the attempt so the caller can fall
 //! back; nothing has reached the client yet. After commit ([`relay_body`]) bytes are passed
-//! through unchanged, one complete event at a time (a partial event waits for its end, which
-//! keeps an injected error event from being glued to half an event). A failure then becomes
-//! one `data: {"error":…}` event and the end of the stream: never a fabricated
-//! `finish_reason` or `[DONE]`. Dropping the body (client gone) drops the upstream stream,
-//! which closes the upstream connection.
+//! through unchanged, complete events only: where events end is what the SSE framer
+//! ([`crate::upstream::sse::SseFramer`], the decoder's own line splitter) reports, and nothing
+//! else, so the relay and the decoder can never disagree about a line ending. A partial event
+//! waits for its end, which keeps an injected error event from being glued to half an event.
+//!
+//! A failure after commit becomes one `data: {"error":…}` event and the end of the stream:
+//! never a fabricated `finish_reason` or `[DONE]`. A stream that ends (close, chunked
+//! terminator) before `[DONE]` and before any finish reason is such a failure
+//! (`stream_truncated`); one that sent a finish reason is complete and is passed on as it is.
+//! Dropping the body (client gone) drops the upstream stream, which closes the upstream
+//! connection.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +23,9 @@ use futures_util::{FutureExt, Stream, StreamExt};
 
 use crate::error::ApiError;
 use crate::upstream::UpstreamError;
-use crate::upstream::sse::{EventKind, SseDecoder, classify};
+use crate::upstream::sse::{
+    EventKind, SseDecoder, SseFramer, classify, ends_answer, may_end_answer,
+};
 
 pub use crate::upstream::ByteStream;
 
@@ -34,6 +42,8 @@ pub struct Committed {
     pub prefix: Bytes,
     /// Bytes of an event not yet complete.
     pub carry: BytesMut,
+    /// The framer that has seen everything in `prefix` and `carry`.
+    pub framer: SseFramer,
     pub stream: ByteStream,
     /// Time from sending the request to the first real event.
     pub first_event: Duration,
@@ -90,11 +100,15 @@ pub async fn lookahead(
             }
         }
         if commit || buf.len() > MAX_LOOKAHEAD {
-            let cut = last_boundary(&buf).unwrap_or(0);
+            // `buf` holds every byte the decoder has seen, so its boundary is an index here.
+            let cut = usize::try_from(dec.boundary())
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
             let prefix = buf.split_to(cut).freeze();
             return Ok(Committed {
                 prefix,
                 carry: buf,
+                framer: dec.into_framer(),
                 stream,
                 first_event: sent_at.elapsed(),
             });
@@ -106,7 +120,13 @@ pub async fn lookahead(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Completed,
-    UpstreamFailed(String),
+    /// The stream failed after the commit point; the client got one error event with this
+    /// status and code.
+    UpstreamFailed {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
 }
 
 struct State<G> {
@@ -116,6 +136,12 @@ struct State<G> {
     stashed: Option<Option<Result<Bytes, crate::upstream::BodyError>>>,
     prefix: Option<Bytes>,
     carry: BytesMut,
+    /// Stream offset of `carry[0]`, in the framer's count.
+    carry_at: u64,
+    framer: SseFramer,
+    /// `[DONE]` or a finish reason has been forwarded: the answer is complete, and how the
+    /// connection ends after it no longer matters.
+    answered: bool,
     stream: ByteStream,
     idle: Duration,
     done: bool,
@@ -147,35 +173,33 @@ impl UsageTap {
         }
     }
 
-    /// Pass a run of complete events through the tap.
+    /// Pass a run of complete events (starting at an event boundary) through the tap.
     pub fn process(&mut self, seg: Bytes) -> Bytes {
         if !has_usage_object(&seg) {
             return seg;
         }
+        // The slow path, about once per stream: the decoder says where each event ends.
         let mut out = BytesMut::with_capacity(seg.len());
-        let mut rest: &[u8] = &seg;
-        while !rest.is_empty() {
-            let end = first_boundary(rest).unwrap_or(rest.len());
-            let (event, tail) = rest.split_at(end);
-            rest = tail;
-            if has_usage_object(event) && self.observe(event) {
-                continue;
+        let mut start = 0usize;
+        SseDecoder::mid_stream().push_with(&seg, |end, ev| {
+            let end = usize::try_from(end).unwrap_or(usize::MAX).min(seg.len());
+            let event = seg.get(start..end).unwrap_or_default();
+            start = end;
+            if let Some(ev) = ev
+                && has_usage_object(event)
+                && self.observe(&ev.data)
+            {
+                return;
             }
             out.extend_from_slice(event);
-        }
+        });
+        out.extend_from_slice(seg.get(start..).unwrap_or_default());
         out.freeze()
     }
 
-    /// Read the usage of one event; true when the event should be dropped.
-    fn observe(&mut self, event: &[u8]) -> bool {
-        let text = String::from_utf8_lossy(event);
-        let data: String = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data) else {
+    /// Read the usage of one event's data; true when the event should be dropped.
+    fn observe(&mut self, data: &str) -> bool {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
             return false;
         };
         let usage = &v["usage"];
@@ -202,40 +226,72 @@ impl UsageTap {
 /// Does `buf` contain `"usage"` followed by an object (not `null`)?
 fn has_usage_object(buf: &[u8]) -> bool {
     const KEY: &[u8] = b"\"usage\"";
-    let mut i = 0;
-    while let Some(pos) = find(&buf[i..], KEY) {
-        let mut j = i + pos + KEY.len();
-        while j < buf.len() && matches!(buf[j], b' ' | b':' | b'\t') {
-            j += 1;
-        }
-        if j < buf.len() && buf[j] == b'{' {
-            return true;
-        }
-        i = i + pos + KEY.len();
-    }
-    false
+    memchr::memmem::find_iter(buf, KEY).any(|pos| {
+        let after = buf.get(pos + KEY.len()..).unwrap_or_default();
+        after.iter().find(|b| !matches!(b, b' ' | b':' | b'\t')) == Some(&b'{')
+    })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
+/// Does a run of complete events (starting at an event boundary) complete the answer?
+fn ends_answer_in(seg: &[u8]) -> bool {
+    if !may_end_answer(seg) {
+        return false;
+    }
+    let mut found = false;
+    SseDecoder::mid_stream().push_with(seg, |_, ev| {
+        found |= ev.is_some_and(|ev| ends_answer(&ev));
+    });
+    found
 }
 
-/// End (exclusive) of the first complete event in `buf`.
-fn first_boundary(buf: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    while i < buf.len() {
-        let (a, b) = (buf[i - 1], buf[i]);
-        if (a == b'\n' && b == b'\n')
-            || (a == b'\r' && b == b'\r' && buf.get(i + 1) != Some(&b'\n'))
-        {
-            return Some(i + 1);
+impl<G: EndGuard> State<G> {
+    /// Everything that leaves for the client passes here, in order.
+    fn forward(&mut self, seg: Bytes) -> Bytes {
+        if !self.answered {
+            self.answered = ends_answer_in(&seg);
         }
-        if a == b'\r' && b == b'\n' && i >= 3 && buf[i - 2] == b'\n' && buf[i - 3] == b'\r' {
-            return Some(i + 1);
-        }
-        i += 1;
+        self.tap.process(seg)
     }
-    None
+
+    /// The upstream stream ended (`how` says why when it was not a clean end).
+    fn end(&mut self, how: Option<(u16, &'static str, String)>) -> Option<Bytes> {
+        self.done = true;
+        let tail = std::mem::take(&mut self.carry).freeze();
+        if self.answered {
+            // Complete: pass on whatever is left, as it is, and add nothing.
+            if let Some((_, code, msg)) = how {
+                tracing::debug!(code, error = %msg, "relay stream ended after the answer was complete");
+            }
+            let out = self.forward(tail);
+            self.guard.finished(Outcome::Completed, &self.tap);
+            return (!out.is_empty()).then_some(out);
+        }
+        let (status, code, message) = how.unwrap_or_else(|| {
+            let what = if tail.is_empty() {
+                "after a complete event"
+            } else {
+                "in the middle of an event"
+            };
+            (
+                502,
+                "stream_truncated",
+                format!(
+                    "the relay ended the stream {what}, before [DONE] and before any finish_reason"
+                ),
+            )
+        });
+        // The partial event is dropped: the error event starts at an event boundary.
+        let ev = error_event(status, code, &message);
+        self.guard.finished(
+            Outcome::UpstreamFailed {
+                status,
+                code,
+                message,
+            },
+            &self.tap,
+        );
+        Some(ev)
+    }
 }
 
 /// The committed stream as a body of byte chunks.
@@ -246,12 +302,16 @@ pub fn relay_body<G: EndGuard>(
     drain_over: tokio_util::sync::CancellationToken,
     guard: G,
 ) -> impl Stream<Item = Bytes> + Send {
+    let carry_at = c.prefix.len() as u64;
     let st = State {
         tap,
         drain_over,
         stashed: None,
         prefix: Some(c.prefix),
         carry: c.carry,
+        carry_at,
+        framer: c.framer,
+        answered: false,
         stream: c.stream,
         idle,
         done: false,
@@ -259,7 +319,7 @@ pub fn relay_body<G: EndGuard>(
     };
     futures_util::stream::unfold(st, |mut st| async move {
         if let Some(p) = st.prefix.take() {
-            let p = st.tap.process(p);
+            let p = st.forward(p);
             if !p.is_empty() {
                 return Some((p, st));
             }
@@ -279,14 +339,16 @@ pub fn relay_body<G: EndGuard>(
                             // boundary, with an error the client can read.
                             st.done = true;
                             let msg = "the gateway is shutting down; the stream was ended after the drain period (server.drain_secs)".to_string();
-                            st.guard.finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
-                            return Some((error_event(503, "shutting_down", &msg), st));
+                            let ev = error_event(503, "shutting_down", &msg);
+                            st.guard.finished(Outcome::UpstreamFailed { status: 503, code: "shutting_down", message: msg }, &st.tap);
+                            return Some((ev, st));
                         }
                     }
                 }
             };
             match next {
                 Ok(Some(Ok(chunk))) => {
+                    st.framer.push(&chunk);
                     st.carry.extend_from_slice(&chunk);
                     // Take what has already arrived as well (never waiting). The pool's
                     // client already yields everything it has read; the reqwest path (a
@@ -294,7 +356,10 @@ pub fn relay_body<G: EndGuard>(
                     // separately cost a syscall and a TCP segment per event.
                     while st.carry.len() < COALESCE_MAX {
                         match st.stream.next().now_or_never() {
-                            Some(Some(Ok(c))) => st.carry.extend_from_slice(&c),
+                            Some(Some(Ok(c))) => {
+                                st.framer.push(&c);
+                                st.carry.extend_from_slice(&c);
+                            }
                             Some(other) => {
                                 st.stashed = Some(other);
                                 break;
@@ -302,62 +367,43 @@ pub fn relay_body<G: EndGuard>(
                             None => break,
                         }
                     }
-                    let cut = match last_boundary(&st.carry) {
-                        Some(b) => b,
+                    // Complete events end at the framer's boundary; it lies before `carry`
+                    // only after an oversized event was forwarded unfinished.
+                    let complete = st
+                        .framer
+                        .boundary()
+                        .checked_sub(st.carry_at)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|&n| n > 0)
+                        .map(|n| n.min(st.carry.len()));
+                    let cut = match complete {
+                        Some(n) => n,
+                        // An oversized event leaves unfinished (the one place an event is
+                        // split; its finish reason, if any, is then not seen by the check).
                         None if st.carry.len() > MAX_CARRY => st.carry.len(),
                         None => continue,
                     };
-                    let out = st.tap.process(st.carry.split_to(cut).freeze());
+                    st.carry_at += cut as u64;
+                    let seg = st.carry.split_to(cut).freeze();
+                    let out = st.forward(seg);
                     if out.is_empty() {
                         continue;
                     }
                     return Some((out, st));
                 }
-                Ok(None) => {
-                    st.done = true;
-                    let tail = std::mem::take(&mut st.carry);
-                    let text = String::from_utf8_lossy(&tail);
-                    let t = text.trim();
-                    if t.is_empty() {
-                        st.guard.finished(Outcome::Completed, &st.tap);
-                        return None;
-                    }
-                    // A last event without its blank line: complete it if it is whole.
-                    let data = t.strip_prefix("data:").map(str::trim);
-                    let whole = data.is_some_and(|d| {
-                        d == "[DONE]" || serde_json::from_str::<serde_json::Value>(d).is_ok()
-                    });
-                    if whole {
-                        let mut b = BytesMut::from(&tail[..]);
-                        b.extend_from_slice(b"\n\n");
-                        let out = st.tap.process(b.freeze());
-                        st.guard.finished(Outcome::Completed, &st.tap);
-                        if out.is_empty() {
-                            return None;
-                        }
-                        return Some((out, st));
-                    }
-                    let msg = "the relay closed the stream in the middle of an event".to_string();
-                    st.guard
-                        .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
-                    return Some((error_event(502, "stream_truncated", &msg), st));
-                }
+                Ok(None) => return st.end(None).map(|b| (b, st)),
                 Ok(Some(Err(e))) => {
-                    st.done = true;
                     let msg = format!("the relay stream failed: {e}");
-                    st.guard
-                        .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
-                    return Some((error_event(502, "stream_error", &msg), st));
+                    return st.end(Some((502, "stream_error", msg))).map(|b| (b, st));
                 }
                 Err(_) => {
-                    st.done = true;
                     let msg = format!(
                         "the relay sent nothing for {} s (upstream.idle_timeout_ms)",
                         st.idle.as_secs()
                     );
-                    st.guard
-                        .finished(Outcome::UpstreamFailed(msg.clone()), &st.tap);
-                    return Some((error_event(504, "stream_idle_timeout", &msg), st));
+                    return st
+                        .end(Some((504, "stream_idle_timeout", msg)))
+                        .map(|b| (b, st));
                 }
             }
         }
@@ -366,24 +412,6 @@ pub fn relay_body<G: EndGuard>(
 
 fn error_event(status: u16, code: &str, msg: &str) -> Bytes {
     ApiError::new(status, "upstream_error", code, msg).to_sse_event()
-}
-
-/// End (exclusive) of the last complete event in `buf`: after a blank line.
-pub fn last_boundary(buf: &[u8]) -> Option<usize> {
-    let n = buf.len();
-    let mut i = n;
-    while i >= 2 {
-        let a = buf[i - 2];
-        let b = buf[i - 1];
-        if (a == b'\n' && b == b'\n') || (a == b'\r' && b == b'\r') {
-            return Some(i);
-        }
-        if b == b'\n' && a == b'\r' && i >= 4 && buf[i - 3] == b'\n' && buf[i - 4] == b'\r' {
-            return Some(i);
-        }
-        i -= 1;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -415,12 +443,394 @@ mod tests {
         assert_eq!(t.completion_tokens, Some(2));
     }
 
+    use std::sync::{Arc, Mutex};
+
+    use futures_util::stream;
+    use proptest::prelude::*;
+
+    use crate::upstream::BodyError;
+    use crate::upstream::sse::SseEvent;
+
+    /// Records how the relayed stream ended.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Option<Outcome>>>);
+
+    impl EndGuard for Seen {
+        fn finished(&mut self, outcome: Outcome, _usage: &UsageTap) {
+            *self.0.lock().unwrap() = Some(outcome);
+        }
+    }
+
+    /// Relays `pieces` (each a read; `true` makes the read wait one scheduler turn, so the
+    /// relay cannot coalesce it with the previous one) and returns the client's writes.
+    async fn relay(pieces: Vec<(Vec<u8>, bool)>) -> (Vec<Bytes>, Option<Outcome>) {
+        let upstream = stream::iter(pieces)
+            .then(|(b, wait)| async move {
+                if wait {
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, BodyError>(Bytes::from(b))
+            })
+            .boxed();
+        let now = Instant::now();
+        let c = lookahead(upstream, now + Duration::from_secs(600), now)
+            .await
+            .expect("commits");
+        let seen = Seen::default();
+        let out = relay_body(
+            c,
+            Duration::from_secs(600),
+            UsageTap::new(false),
+            tokio_util::sync::CancellationToken::new(),
+            seen.clone(),
+        )
+        .collect::<Vec<Bytes>>()
+        .await;
+        let outcome = seen.0.lock().unwrap().clone();
+        (out, outcome)
+    }
+
+    fn run(pieces: Vec<(Vec<u8>, bool)>) -> (Vec<Bytes>, Option<Outcome>) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(relay(pieces))
+    }
+
+    fn whole(pieces: &[&[u8]]) -> Vec<(Vec<u8>, bool)> {
+        pieces.iter().map(|p| (p.to_vec(), true)).collect()
+    }
+
+    fn concat(out: &[Bytes]) -> Vec<u8> {
+        out.iter().flat_map(|b| b.to_vec()).collect()
+    }
+
+    fn decode(bytes: &[u8]) -> Vec<SseEvent> {
+        SseDecoder::new().push(bytes)
+    }
+
+    fn code(o: &Option<Outcome>) -> Option<&'static str> {
+        match o {
+            Some(Outcome::UpstreamFailed { code, .. }) => Some(code),
+            _ => None,
+        }
+    }
+
+    const CONTENT: &[u8] =
+        b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}";
+    const STOP: &[u8] = b"data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}";
+
     #[test]
-    fn boundaries() {
-        assert_eq!(last_boundary(b"data: a\n\n"), Some(9));
-        assert_eq!(last_boundary(b"data: a\n\ndata: b"), Some(9));
-        assert_eq!(last_boundary(b"data: a\r\n\r\ndata"), Some(11));
-        assert_eq!(last_boundary(b"data: a\n"), None);
-        assert_eq!(last_boundary(b""), None);
+    fn lf_crlf_terminated_events_arrive_whole() {
+        // `\n\r\n` ends an event (a LF line end, then a blank line ended by CRLF): the relay's
+        // old boundary finder held these back and replaced the answer with an error.
+        let mut sent = Vec::new();
+        for line in [CONTENT, CONTENT, STOP, b"data: [DONE]"] {
+            sent.extend_from_slice(line);
+            sent.extend_from_slice(b"\n\r\n");
+        }
+        let (out, outcome) = run(whole(&[&sent[..40], &sent[40..150], &sent[150..]]));
+        assert_eq!(concat(&out), sent);
+        assert_eq!(outcome, Some(Outcome::Completed));
+    }
+
+    #[test]
+    fn a_stream_that_ends_without_done_or_finish_reason_is_truncated() {
+        let mut sent = CONTENT.to_vec();
+        sent.extend_from_slice(b"\n\n");
+        sent.extend_from_slice(CONTENT);
+        sent.extend_from_slice(b"\r\n\r\n");
+        let (out, outcome) = run(whole(&[&sent]));
+        let got = concat(&out);
+        assert!(got.starts_with(&sent));
+        let evs = decode(&got);
+        assert_eq!(evs.len(), 3);
+        assert!(evs[2].data.contains("\"stream_truncated\""), "{evs:?}");
+        assert_eq!(code(&outcome), Some("stream_truncated"));
+        // The same with half an event at the end: the half is dropped, the error follows the
+        // last complete event.
+        let mut half = sent.clone();
+        half.extend_from_slice(b"data: {\"choi");
+        let (out, outcome) = run(whole(&[&half]));
+        let got = concat(&out);
+        assert!(got.starts_with(&sent) && !got.windows(5).any(|w| w == b"choi\""));
+        assert_eq!(decode(&got).len(), 3);
+        assert_eq!(code(&outcome), Some("stream_truncated"));
+    }
+
+    #[test]
+    fn a_finish_reason_without_done_is_complete_and_passed_on_as_is() {
+        let mut sent = CONTENT.to_vec();
+        sent.extend_from_slice(b"\n\n");
+        sent.extend_from_slice(STOP);
+        sent.extend_from_slice(b"\n\n");
+        let (out, outcome) = run(whole(&[&sent[..10], &sent[10..]]));
+        assert_eq!(concat(&out), sent);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        // Bytes after the answer that are not a whole event are passed on too: nothing is
+        // added or taken away once the answer is complete.
+        let mut tail = sent.clone();
+        tail.extend_from_slice(b"data: [DONE]");
+        let (out, outcome) = run(whole(&[&tail]));
+        assert_eq!(concat(&out), tail);
+        assert_eq!(outcome, Some(Outcome::Completed));
+        // A finish reason `null` is no finish reason.
+        let mut null = CONTENT.to_vec();
+        null.extend_from_slice(b"\n\n");
+        let (_, outcome) = run(whole(&[&null]));
+        assert_eq!(code(&outcome), Some("stream_truncated"));
+    }
+
+    #[test]
+    fn a_transport_error_after_the_answer_adds_nothing() {
+        let mut sent = CONTENT.to_vec();
+        sent.extend_from_slice(b"\n\n");
+        sent.extend_from_slice(STOP);
+        sent.extend_from_slice(b"\n\n");
+        let bytes = Bytes::from(sent.clone());
+        let upstream =
+            stream::iter(vec![Ok(bytes), Err(BodyError("connection reset".into()))]).boxed();
+        let (out, outcome) = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(async move {
+                let now = Instant::now();
+                let c = lookahead(upstream, now + Duration::from_secs(60), now)
+                    .await
+                    .unwrap();
+                let seen = Seen::default();
+                let out = relay_body(
+                    c,
+                    Duration::from_secs(60),
+                    UsageTap::new(false),
+                    tokio_util::sync::CancellationToken::new(),
+                    seen.clone(),
+                )
+                .collect::<Vec<Bytes>>()
+                .await;
+                let o = seen.0.lock().unwrap().clone();
+                (out, o)
+            });
+        assert_eq!(concat(&out), sent);
+        assert_eq!(outcome, Some(Outcome::Completed));
+    }
+
+    #[test]
+    fn the_tap_finds_events_by_the_decoders_boundaries() {
+        // A usage chunk between `\n\r\n` and lone-CR terminated events is removed exactly.
+        let seg = Bytes::from_static(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\r\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2}}\r\rdata: [DONE]\n\r\n",
+        );
+        let mut tap = UsageTap::new(true);
+        let out = tap.process(seg);
+        assert_eq!(
+            &out[..],
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\r\ndata: [DONE]\n\r\n"
+        );
+        assert_eq!(
+            (tap.prompt_tokens, tap.completion_tokens),
+            (Some(4), Some(2))
+        );
+    }
+
+    /// One generated event after the first content event.
+    #[derive(Debug, Clone)]
+    struct GenEvent {
+        comment: Option<String>,
+        name: Option<String>,
+        id: Option<String>,
+        data: Vec<String>,
+    }
+
+    /// Text for fields and data: non-ASCII, colons, quotes, braces, spaces, a BOM character;
+    /// never a line break, and never `[DONE]` or a `"finish_reason"` key (no `[`, few letters).
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a",
+                "Z",
+                " ",
+                ":",
+                "{",
+                "}",
+                "\"",
+                "\\",
+                "日",
+                "本",
+                "🙂",
+                "é",
+                "Привет",
+                "\u{FEFF}",
+                "\u{301}",
+                "ع",
+            ]),
+            0..10,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    fn gen_event() -> impl Strategy<Value = GenEvent> {
+        (
+            prop::option::of(text()),
+            prop::option::of("[a-z]{1,6}"),
+            prop::option::of("[0-9]{1,3}"),
+            prop::collection::vec(text(), 1..4),
+        )
+            .prop_map(|(comment, name, id, data)| GenEvent {
+                comment,
+                name,
+                id,
+                data,
+            })
+    }
+
+    /// Writes lines with the terminators picked in turn from `ends` (0 `\r\n`, 1 `\n`,
+    /// 2 `\r`).
+    struct Writer<'a> {
+        bytes: Vec<u8>,
+        ends: &'a [u8],
+        k: usize,
+        prev_cr: bool,
+    }
+
+    impl Writer<'_> {
+        fn line(&mut self, line: &[u8]) {
+            self.bytes.extend_from_slice(line);
+            let mut term: &[u8] = match self.ends[self.k % self.ends.len()] % 3 {
+                0 => b"\r\n",
+                1 => b"\n",
+                _ => b"\r",
+            };
+            self.k += 1;
+            // A CR then an empty line ended by LF reads as one CRLF: write CRLF instead.
+            if self.prev_cr && line.is_empty() && term == b"\n" {
+                term = b"\r\n";
+            }
+            self.prev_cr = term == b"\r";
+            self.bytes.extend_from_slice(term);
+        }
+
+        fn event(&mut self, e: &GenEvent, last_id: &mut Option<String>) -> Option<SseEvent> {
+            if let Some(c) = &e.comment {
+                self.line(format!(":{c}").as_bytes());
+            }
+            if let Some(n) = &e.name {
+                self.line(format!("event: {n}").as_bytes());
+            }
+            if let Some(i) = &e.id {
+                self.line(format!("id: {i}").as_bytes());
+                *last_id = Some(i.clone());
+            }
+            for d in &e.data {
+                self.line(format!("data: {d}").as_bytes());
+            }
+            self.line(b"");
+            let data = e.data.join("\n");
+            (!(data.is_empty() && e.name.is_none())).then(|| SseEvent {
+                event: e.name.clone(),
+                data,
+                id: last_id.clone(),
+            })
+        }
+    }
+
+    /// Cuts `bytes` at `cuts` into reads, each waiting or not per `waits`.
+    fn reads(bytes: &[u8], cuts: &[prop::sample::Index], waits: &[bool]) -> Vec<(Vec<u8>, bool)> {
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.sort_unstable();
+        at.push(bytes.len());
+        let mut out = Vec::new();
+        let mut from = 0;
+        for (k, to) in at.into_iter().enumerate() {
+            out.push((
+                bytes[from..to].to_vec(),
+                waits.get(k).copied().unwrap_or(true),
+            ));
+            from = to;
+        }
+        out
+    }
+
+    /// Every write the client gets ends where an event ends.
+    fn writes_end_at_boundaries(out: &[Bytes]) -> bool {
+        let mut f = SseFramer::new();
+        out.iter().all(|w| f.push(w) == f.seen())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_client_gets_the_events_sent(
+            first in text(),
+            events in prop::collection::vec(gen_event(), 0..8),
+            ends in prop::collection::vec(any::<u8>(), 1..16),
+            done in any::<bool>(),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            waits in prop::collection::vec(any::<bool>(), 0..13),
+        ) {
+            let mut w = Writer { bytes: Vec::new(), ends: &ends, k: 0, prev_cr: false };
+            let mut expected = Vec::new();
+            let mut last_id = None;
+            let content = serde_json::json!({"choices": [{"delta": {"content": first + "."}}]});
+            let head = GenEvent { comment: None, name: None, id: None, data: vec![content.to_string()] };
+            expected.extend(w.event(&head, &mut last_id));
+            for e in &events {
+                expected.extend(w.event(e, &mut last_id));
+            }
+            let stop = r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#;
+            let tail = GenEvent { comment: None, name: None, id: None, data: vec![stop.into()] };
+            expected.extend(w.event(&tail, &mut last_id));
+            if done {
+                let d = GenEvent { comment: None, name: None, id: None, data: vec!["[DONE]".into()] };
+                expected.extend(w.event(&d, &mut last_id));
+            }
+            let sent = w.bytes;
+            prop_assert_eq!(&decode(&sent), &expected);
+
+            let (out, outcome) = run(reads(&sent, &cuts, &waits));
+            prop_assert_eq!(concat(&out), sent);
+            prop_assert_eq!(decode(&concat(&out)), expected);
+            prop_assert!(writes_end_at_boundaries(&out));
+            prop_assert_eq!(outcome, Some(Outcome::Completed));
+        }
+
+        #[test]
+        fn a_truncated_stream_gets_its_whole_events_and_one_error(
+            first in text(),
+            events in prop::collection::vec(gen_event(), 0..6),
+            ends in prop::collection::vec(any::<u8>(), 1..16),
+            partial in prop::option::of(text()),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            waits in prop::collection::vec(any::<bool>(), 0..13),
+        ) {
+            let mut w = Writer { bytes: Vec::new(), ends: &ends, k: 0, prev_cr: false };
+            let mut expected = Vec::new();
+            let mut last_id = None;
+            let content = serde_json::json!({"choices": [{"delta": {"content": first + "."}}]});
+            let head = GenEvent { comment: None, name: None, id: None, data: vec![content.to_string()] };
+            expected.extend(w.event(&head, &mut last_id));
+            for e in &events {
+                expected.extend(w.event(e, &mut last_id));
+            }
+            let complete = w.bytes.clone();
+            if let Some(p) = &partial {
+                // Half an event: a data line, maybe ended, but no blank line.
+                w.line(format!("data: {p}").as_bytes());
+            }
+            let sent = w.bytes;
+
+            let (out, outcome) = run(reads(&sent, &cuts, &waits));
+            let got = concat(&out);
+            prop_assert!(got.starts_with(&complete));
+            let evs = decode(&got);
+            prop_assert_eq!(evs.len(), expected.len() + 1);
+            prop_assert_eq!(&evs[..expected.len()], &expected[..]);
+            prop_assert!(evs[expected.len()].data.contains("\"stream_truncated\""));
+            prop_assert!(writes_end_at_boundaries(&out));
+            prop_assert_eq!(code(&outcome), Some("stream_truncated"));
+        }
     }
 }
