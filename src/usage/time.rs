@@ -51,7 +51,8 @@ pub fn parse_since(value: &str, now_ms: i64) -> Result<i64, UsageError> {
     if let Some(ms) = parse_date(v) {
         return Ok(ms);
     }
-    let unit_at = v.len().checked_sub(1).ok_or_else(bad)?;
+    // The unit is the last character, which may be any character a user typed.
+    let unit_at = v.char_indices().next_back().ok_or_else(bad)?.0;
     let (num, unit) = v.split_at(unit_at);
     let unit_ms: i64 = match unit {
         "m" => 60_000,
