@@ -13,6 +13,8 @@ mod env_cmd;
 mod gateway;
 /// `install.sh` into a temporary prefix.
 mod install;
+/// No panic on any text: every script at every offset, a fuzz suite, and `auto` end to end.
+mod text_safety;
 /// `llm-router usage` against a database the test writes.
 mod usage;
 /// The gateway's HTTP/1.1 server on the wire: raw bytes over a real socket.
