@@ -85,9 +85,17 @@ async fn cold_gateway_fetches_the_model_list_on_demand_once_for_a_burst() {
     for list in &lists {
         let got = ids(list);
         assert_eq!(&got[..3], ["auto", "auto-coding", "auto-longtext"]);
-        assert_eq!(&got[3..], expected.as_slice(), "the relay's models, not virtual only");
+        assert_eq!(
+            &got[3..],
+            expected.as_slice(),
+            "the relay's models, not virtual only"
+        );
     }
-    assert_eq!(model_list_fetches(&relay), 1, "one shared fetch for the burst");
+    assert_eq!(
+        model_list_fetches(&relay),
+        1,
+        "one shared fetch for the burst"
+    );
     // Warm now: a single model is served from the stored list, with no new fetch.
     let r = gw
         .client
@@ -236,7 +244,10 @@ async fn relay_outage_cools_no_model_and_the_first_request_after_is_served() {
         .await
         .expect("text");
     assert!(metrics.contains("llm_router_models_cooling 0"), "{metrics}");
-    assert!(metrics.contains("llm_router_cooldowns_total 0"), "{metrics}");
+    assert!(
+        metrics.contains("llm_router_cooldowns_total 0"),
+        "{metrics}"
+    );
 
     // The relay is back on the same port: the router is asked (not skipped as cooling) and
     // the model it prefers answers at the first attempt.
