@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use llm_router::catalog::{Catalog, join};
 use llm_router::config::RouterConfig;
-use llm_router::engine::{Engine, Health, Mode, RouterCaller, decision, features, redact, rewrite};
+use llm_router::engine::{
+    Engine, Health, Mode, RouterCallError, RouterCaller, decision, features, redact, rewrite,
+};
 use llm_router::sim::sse_chunks_for;
 use llm_router::upstream::sse::{SseDecoder, SseFramer};
 
@@ -84,7 +86,7 @@ fn rewrite_bench(c: &mut Criterion) {
 struct Instant;
 
 impl RouterCaller for Instant {
-    async fn call(&self, _body: Value, _t: Duration) -> Result<Value, String> {
+    async fn call(&self, _body: Value, _t: Duration) -> Result<Value, RouterCallError> {
         Ok(json!({"choices": [{"message": {"content":
             "{\"target_model\":\"gpt-5.5\",\"reasoning_effort\":\"high\",\"confidence\":0.9,\"reason\":\"hard\"}"}}],
             "usage": {"prompt_tokens": 1000, "completion_tokens": 40}}))

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod server;
 pub mod shell;
 pub mod sim;
+pub mod text;
 pub mod ui;
 pub mod upstream;
 pub mod usage;

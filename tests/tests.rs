@@ -15,6 +15,11 @@ mod gateway;
 mod install;
 /// Relay faults on streams: line endings, truncation, close-delimited bodies (issue 10).
 mod stream_faults;
+/// The relay as a whole: a cold relay's model list, bounded metric labels, outages that
+/// cool no model down.
+mod relay_health;
+/// No panic on any text: every script at every offset, a fuzz suite, and `auto` end to end.
+mod text_safety;
 /// `llm-router usage` against a database the test writes.
 mod usage;
 /// The gateway's HTTP/1.1 server on the wire: raw bytes over a real socket.

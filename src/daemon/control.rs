@@ -16,7 +16,7 @@ use super::lock::DaemonLock;
 use super::protocol::{PROTOCOL_VERSION, Reply, Request};
 use super::run::Daemon;
 use crate::config::paths;
-use crate::server::models::{ModelState, display_url, refresh_once};
+use crate::server::models::{ModelState, display_url, loaded};
 use crate::server::{Runtime, route_test};
 
 /// Largest request line accepted (a route-test may carry a base64 image).
@@ -174,12 +174,10 @@ pub async fn dispatch(d: &Daemon, req: Request) -> Reply {
             }
         },
         Request::RouteTest(req) => {
-            if d.state.models.load().fetched_unix.is_none() {
-                // Right after start the first model fetch may still be running.
-                refresh_once(&d.state).await;
-            }
+            // Right after start the first model fetch may still be running: share it (or
+            // fetch on demand when the relay was down at start).
+            let models = loaded(&d.state).await;
             let rt = d.state.runtime.load_full();
-            let models = d.state.models.load_full();
             match route_test::route_test(&rt, &models.facts, &req).await {
                 Ok(decision) => match serde_json::to_value(&decision) {
                     Ok(v) => Reply::ok(v),

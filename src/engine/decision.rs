@@ -148,10 +148,13 @@ pub fn parse(text: &str, candidates: &[&str]) -> Result<RouterChoice, DecisionEr
 fn find_json_object(text: &str) -> Option<serde_json::Map<String, Value>> {
     let bytes = text.as_bytes();
     let mut start = 0;
-    while let Some(off) = text[start..].find('{') {
+    // `{` and `}` are ASCII, so every offset used here is a character boundary; `get`
+    // keeps that an invariant checked at run time instead of a reason to panic.
+    while let Some(off) = text.get(start..).and_then(|t| t.find('{')) {
         let open = start + off;
         if let Some(close) = matching_brace(bytes, open)
-            && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text[open..=close])
+            && let Some(obj) = text.get(open..=close)
+            && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(obj)
         {
             return Some(map);
         }
@@ -191,10 +194,7 @@ fn matching_brace(bytes: &[u8], open: usize) -> Option<usize> {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
-    }
+    crate::text::prefix_chars(s, max).to_string()
 }
 
 #[cfg(test)]

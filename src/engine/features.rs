@@ -7,6 +7,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::text;
+
 /// Tokens charged per image part; OpenAI bills 85–1,105 for typical images.
 const IMAGE_TOKENS: u64 = 800;
 /// Per-message framing overhead in tokens.
@@ -117,10 +119,11 @@ fn walk(v: &Value, text_bytes: &mut u64, images: &mut u64) {
     }
 }
 
+/// `data:…;base64,…` with the marker in the first 200 bytes (a MIME type is short).
 pub(crate) fn is_data_url(s: &str) -> bool {
     s.len() > 5
-        && s[..5].eq_ignore_ascii_case("data:")
-        && s[..s.len().min(200)].contains(";base64,")
+        && text::strip_prefix_ignore_ascii_case(s, "data:").is_some()
+        && text::prefix_bytes(s, 200).contains(";base64,")
 }
 
 #[cfg(test)]

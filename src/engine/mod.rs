@@ -106,13 +106,26 @@ pub struct Decision {
     pub candidates: Vec<String>,
 }
 
+/// Why a router call gave no answer. The split matters for health: a relay that cannot be
+/// reached fails every model alike, so it must not count against the router model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RouterCallError {
+    /// The relay itself was unreachable (connect refused, reset or timed out before any
+    /// response): says nothing about the router model.
+    #[error("{0}")]
+    RelayUnreachable(String),
+    /// The call reached the relay and failed there, timed out, or answered nonsense.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// The router model's door to the relay: send a chat body, get the response JSON.
 pub trait RouterCaller {
     fn call(
         &self,
         body: Value,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Value, String>> + Send;
+    ) -> impl Future<Output = Result<Value, RouterCallError>> + Send;
 }
 
 /// The engine: settings plus the shared health table.
@@ -277,13 +290,15 @@ impl Engine {
                     decision::parse(&text, &ids).map_err(|e| e.to_string())
                 }
                 Err(e) => {
-                    self.health.failure(
-                        &router.id,
-                        self.settings.cooldown_failures,
-                        Duration::from_secs(self.settings.cooldown_secs),
-                        Instant::now(),
-                    );
-                    Err(e)
+                    if matches!(e, RouterCallError::Failed(_)) {
+                        self.health.failure(
+                            &router.id,
+                            self.settings.cooldown_failures,
+                            Duration::from_secs(self.settings.cooldown_secs),
+                            Instant::now(),
+                        );
+                    }
+                    Err(e.to_string())
                 }
             }
         } else {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::features::is_data_url;
+use crate::text;
 
 /// Strings longer than this that look like base64 are replaced by metadata.
 const BASE64_MIN: usize = 512;
@@ -121,7 +122,8 @@ fn flatten_part(p: &Value, out: &mut String) {
 
 fn describe_image(url: &str) -> String {
     if is_data_url(url) {
-        let mime = url[5..]
+        let mime = text::strip_prefix_ignore_ascii_case(url, "data:")
+            .unwrap_or("")
             .split([';', ','])
             .next()
             .filter(|m| !m.is_empty())
@@ -228,31 +230,16 @@ pub fn head_tail(s: &str, keep: usize) -> String {
     }
     let head = keep * 2 / 3;
     let tail = keep - head;
-    let head_end = s
-        .char_indices()
-        .nth(head)
-        .map(|(i, _)| i)
-        .unwrap_or(s.len());
-    let tail_start = s
-        .char_indices()
-        .nth(n - tail)
-        .map(|(i, _)| i)
-        .unwrap_or(s.len());
     format!(
         "{}\n[… {} characters omitted …]\n{}",
-        &s[..head_end],
+        text::prefix_chars(s, head),
         n - head - tail,
-        &s[tail_start..]
+        text::suffix_chars(s, tail)
     )
 }
 
 fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let end = s.char_indices().nth(max).map(|(i, _)| i).unwrap_or(s.len());
-        format!("{}…", &s[..end])
-    }
+    text::clip_chars(s, max)
 }
 
 fn push_sep(out: &mut String) {

@@ -49,7 +49,7 @@ fn pool() -> Vec<ModelFacts> {
 
 /// Answers every router call with a fixed result and records the bodies.
 struct Fake {
-    answer: Result<Value, String>,
+    answer: Result<Value, RouterCallError>,
     calls: Mutex<Vec<Value>>,
 }
 
@@ -65,14 +65,22 @@ impl Fake {
     }
     fn fails(e: &str) -> Self {
         Fake {
-            answer: Err(e.into()),
+            answer: Err(RouterCallError::Failed(e.into())),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+    fn unreachable() -> Self {
+        Fake {
+            answer: Err(RouterCallError::RelayUnreachable(
+                "cannot reach the relay: connection refused".into(),
+            )),
             calls: Mutex::new(Vec::new()),
         }
     }
 }
 
 impl RouterCaller for Fake {
-    async fn call(&self, body: Value, _timeout: Duration) -> Result<Value, String> {
+    async fn call(&self, body: Value, _timeout: Duration) -> Result<Value, RouterCallError> {
         self.calls.lock().unwrap().push(body);
         self.answer.clone()
     }
@@ -282,4 +290,30 @@ async fn client_effort_is_kept() {
     let fake = Fake::says(r#"{"target_model":"gpt-5.5","reasoning_effort":"high"}"#);
     let d = decide(&engine(), &body, Mode::Auto, &fake).await.unwrap();
     assert_eq!(d.applied_effort, None);
+}
+
+#[tokio::test]
+async fn an_unreachable_relay_does_not_cool_the_router_down() {
+    // Threshold 1: a single charged failure would start a cooldown.
+    let settings = RouterConfig {
+        cooldown_failures: 1,
+        ..RouterConfig::default()
+    };
+    let health = Arc::new(Health::new());
+    let e = Engine::new(settings, health.clone());
+    for _ in 0..3 {
+        let d = decide(&e, &chat("hi"), Mode::Auto, &Fake::unreachable())
+            .await
+            .unwrap();
+        assert_eq!(d.source, DecisionSource::FallbackPolicy);
+    }
+    assert!(
+        health.snapshot(Instant::now()).is_empty(),
+        "nothing charged"
+    );
+    // A failure the router itself caused still counts.
+    decide(&e, &chat("hi"), Mode::Auto, &Fake::fails("500"))
+        .await
+        .unwrap();
+    assert!(health.is_cooling("gpt-4.1-nano", Instant::now()));
 }

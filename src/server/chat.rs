@@ -25,7 +25,7 @@ use super::relay::{self, Committed, EndGuard, Outcome, UsageTap};
 use super::stats::{RecentDecision, now_unix};
 use super::{AppState, Body, Runtime, error_response, full};
 use crate::engine::rewrite::{self, BodyFacts, Edits};
-use crate::engine::{Decision, DecisionSource, Mode, RouterCaller, features};
+use crate::engine::{Decision, DecisionSource, Mode, RouterCallError, RouterCaller, features};
 use crate::error::ApiError;
 use crate::upstream::{Upstream, UpstreamError, copy_passed_headers};
 use crate::usage::UsageRecord;
@@ -246,15 +246,20 @@ impl Drop for RequestLog {
             attempts: self.attempts.len() as u32,
             status: self.status,
         });
-        stats.record(self.status, self.target.as_deref(), recent);
         let models = self.state.models.load();
+        // Counters keyed by model name use bounded labels: the names come from the client.
+        let target_label = self
+            .target
+            .as_deref()
+            .map(|t| super::metrics::label(t, &models));
+        stats.record(self.status, target_label, recent);
         let target = self.target.as_deref().unwrap_or("");
         let total_ms = self.started.elapsed().as_millis() as u64;
         let tokens = (self.prompt_tokens, self.completion_tokens);
         let cost = models.get(target).and_then(|f| token_cost(f, tokens));
         self.state.metrics.observe(&Observation {
-            model: &self.model,
-            target,
+            model: super::metrics::label(&self.model, &models),
+            target: target_label.unwrap_or(""),
             status: self.status,
             routed: d.is_some(),
             router_ms: d.map_or(0, |d| d.router_ms),
@@ -353,7 +358,8 @@ pub struct RelayRouter<'a> {
 }
 
 impl RouterCaller for RelayRouter<'_> {
-    async fn call(&self, body: Value, timeout: Duration) -> Result<Value, String> {
+    async fn call(&self, body: Value, timeout: Duration) -> Result<Value, RouterCallError> {
+        let failed = |e: String| RouterCallError::Failed(e);
         let fut = async {
             let resp = self
                 .upstream
@@ -364,15 +370,33 @@ impl RouterCaller for RelayRouter<'_> {
                     timeout,
                 )
                 .await
-                .map_err(|e| e.to_string())?;
-            let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+                .map_err(|e| {
+                    if is_relay_fault(&e) {
+                        RouterCallError::RelayUnreachable(e.to_string())
+                    } else {
+                        failed(e.to_string())
+                    }
+                })?;
+            let bytes = resp.bytes().await.map_err(|e| failed(e.to_string()))?;
             serde_json::from_slice::<Value>(&bytes)
-                .map_err(|e| format!("router answer is not JSON: {e}"))
+                .map_err(|e| failed(format!("router answer is not JSON: {e}")))
         };
         tokio::time::timeout(timeout, fut)
             .await
-            .map_err(|_| format!("router timed out after {} ms", timeout.as_millis()))?
+            .map_err(|_| failed(format!("router timed out after {} ms", timeout.as_millis())))?
     }
+}
+
+/// Whether a failure is the relay's rather than the model's: the relay could not be reached
+/// at all (connect refused or reset, or the connect timed out) before any response. There is
+/// one relay for every model, so charging such a failure to the model would put every model
+/// in cooldown during an outage, and the first request after the relay came back would find
+/// nothing healthy to try. Such failures still end the attempt and fail over.
+pub(crate) fn is_relay_fault(e: &UpstreamError) -> bool {
+    matches!(
+        e,
+        UpstreamError::Connect(_) | UpstreamError::Timeout("connection")
+    )
 }
 
 /// A successful answer, not yet sent.
@@ -612,8 +636,9 @@ async fn routed(
     let feats = features::extract(&parsed);
     let mut models = state.models.load_full();
     if models.facts.is_empty() {
-        // Degraded start: try once more now rather than failing the first requests.
-        super::models::refresh_once(&state).await;
+        // Degraded start: try once more now rather than failing the first requests (one
+        // fetch shared by every request that arrives meanwhile).
+        super::models::refresh_shared(&state).await;
         models = state.models.load_full();
         if models.facts.is_empty() {
             let why = models
@@ -706,12 +731,14 @@ async fn routed(
                     let headers = upstream_error_headers(&e);
                     return fail(log, &e.to_api_error(), &headers);
                 }
-                if rt.engine.health.failure(
-                    &target,
-                    settings.cooldown_failures,
-                    cooldown,
-                    Instant::now(),
-                ) {
+                if !is_relay_fault(&e)
+                    && rt.engine.health.failure(
+                        &target,
+                        settings.cooldown_failures,
+                        cooldown,
+                        Instant::now(),
+                    )
+                {
                     tracing::warn!(model = %target, secs = settings.cooldown_secs, "model cooling down after repeated failures");
                     state.metrics.cooldown();
                 }
@@ -740,6 +767,25 @@ fn break_with(log: RequestLog, e: &UpstreamError) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unreachable_relay_is_a_relay_fault() {
+        assert!(is_relay_fault(&UpstreamError::Connect(
+            "connection refused".into()
+        )));
+        assert!(is_relay_fault(&UpstreamError::Timeout("connection")));
+        // Reached the relay: the model (or the relay's route to it) is at fault.
+        assert!(!is_relay_fault(&UpstreamError::Timeout("first byte")));
+        assert!(!is_relay_fault(&UpstreamError::Stream("closed".into())));
+        assert!(!is_relay_fault(&UpstreamError::Status {
+            status: 503,
+            message: "overloaded".into(),
+            kind: None,
+            code: None,
+            retry_after: None,
+            headers: Vec::new(),
+        }));
+    }
 
     #[test]
     fn head_validation() {

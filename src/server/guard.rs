@@ -112,7 +112,9 @@ impl KeyCheck {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 let v = v.trim();
-                (v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ")).then(|| v[7..].trim())
+                crate::text::strip_prefix_ignore_ascii_case(v, "bearer ")
+                    .filter(|k| !k.is_empty())
+                    .map(str::trim)
             })
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
             .or_else(|| {

@@ -3,12 +3,30 @@
 //!
 //! Hand-rolled rather than a metrics crate: a dozen series, one short lock per request, and
 //! full control over names and label escaping. Label sets are bounded by the models the
-//! relay lists.
+//! relay lists: `model` and `target` come from the client, so a name that is neither a
+//! virtual model nor listed by the relay is counted under [`OTHER`] (see [`label`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::models::ModelState;
+use crate::engine::VIRTUAL_MODELS;
+
+/// The label every model name outside the virtual models and the relay's list shares.
+pub const OTHER: &str = "other";
+
+/// The metrics label for a model name a client sent (or a target derived from one): kept
+/// when it is a virtual model or listed by the relay, else [`OTHER`], so 300 made-up names
+/// add one series, not 300. The empty name (a request rejected before any model) is kept.
+pub fn label<'a>(name: &'a str, listed: &ModelState) -> &'a str {
+    if name.is_empty() || VIRTUAL_MODELS.contains(&name) || listed.index.contains_key(name) {
+        name
+    } else {
+        OTHER
+    }
+}
 
 /// Upper bounds in seconds, from "instant" to "reasoning model thinking".
 const BUCKETS: [f64; 14] = [
@@ -335,5 +353,39 @@ mod tests {
         assert!(text.contains("llm_router_usage_dropped_total 3"));
         assert!(text.contains("llm_router_usage_queued 7"));
         assert_eq!(esc("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn labels_are_bounded_by_the_listed_models() {
+        let raw = vec![serde_json::json!({"id": "gpt-5.5"})];
+        let facts = crate::catalog::join(
+            &raw,
+            crate::catalog::Catalog::embedded(),
+            &Default::default(),
+        );
+        let listed = ModelState::new(raw, facts, Some(0));
+        assert_eq!(label("gpt-5.5", &listed), "gpt-5.5");
+        assert_eq!(label("auto-coding", &listed), "auto-coding");
+        assert_eq!(label("", &listed), "");
+        assert_eq!(label("made-up-7", &listed), OTHER);
+        let m = Metrics::default();
+        for i in 0..300 {
+            let name = format!("made-up-{i}");
+            m.observe(&Observation {
+                model: label(&name, &listed),
+                target: label(&name, &listed),
+                status: 404,
+                ..Default::default()
+            });
+        }
+        let text = m.render(&Gauges::default());
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("llm_router_requests_total{"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            series,
+            ["llm_router_requests_total{model=\"other\",target=\"other\",status=\"404\"} 300"]
+        );
     }
 }

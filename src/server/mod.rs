@@ -108,6 +108,8 @@ impl Runtime {
 pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     pub models: ArcSwap<ModelState>,
+    /// Makes model-list fetches single-flight (`models::refresh_shared`).
+    pub models_fetch: models::ModelFetch,
     pub health: Arc<Health>,
     pub stats: Stats,
     pub metrics: metrics::Metrics,
@@ -141,6 +143,7 @@ impl AppState {
         Arc::new(AppState {
             runtime: ArcSwap::from_pointee(runtime),
             models: ArcSwap::from_pointee(ModelState::default()),
+            models_fetch: models::ModelFetch::default(),
             health,
             stats: Stats::default(),
             metrics: metrics::Metrics::default(),
@@ -330,12 +333,17 @@ async fn route(
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
         },
         "/models" => match method {
-            Method::GET => guarded(rt, req.headers()).unwrap_or_else(|| models::list(state)),
+            Method::GET => match guarded(rt, req.headers()) {
+                Some(denied) => denied,
+                None => models::list(state).await,
+            },
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
         },
         _ if p.starts_with("/models/") => match method {
-            Method::GET => guarded(rt, req.headers())
-                .unwrap_or_else(|| models::get(state, &p["/models/".len()..])),
+            Method::GET => match guarded(rt, req.headers()) {
+                Some(denied) => denied,
+                None => models::get(state, p.get("/models/".len()..).unwrap_or("")).await,
+            },
             _ => error_response(&ApiError::method_not_allowed(method.as_str(), &path), &[]),
         },
         "/chat/completions" => {

@@ -4,8 +4,14 @@
 //! gateway reports itself degraded, and the refresher retries with backoff until the relay
 //! answers. A failed refresh keeps the last good list. The joined facts are rebuilt only on
 //! refresh, never per request.
+//!
+//! A request that finds no list (a gateway started before its relay) fetches it on demand
+//! instead of waiting for the refresher's backoff, through [`ModelFetch`]: fetches never
+//! overlap, and a request that waited while another fetch ran takes that fetch's result
+//! instead of starting its own, so a burst of requests against a cold relay costs one fetch.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::Response;
@@ -59,8 +65,51 @@ impl ModelState {
     }
 }
 
-/// Fetch once and store; returns whether it succeeded.
+/// Single-flight guard for model-list fetches (one per gateway, in [`AppState`]).
+#[derive(Debug, Default)]
+pub struct ModelFetch {
+    /// Held for the whole fetch: fetches never overlap.
+    gate: tokio::sync::Mutex<()>,
+    /// Fetches finished so far, successful or not.
+    finished: AtomicU64,
+}
+
+/// Fetch once and store, after any fetch already running; returns whether it succeeded.
 pub async fn refresh_once(state: &AppState) -> bool {
+    let _turn = state.models_fetch.gate.lock().await;
+    fetch_and_store(state).await
+}
+
+/// Fetch unless a fetch finished while this caller waited for its turn, in which case that
+/// fetch's result stands: concurrent callers share one fetch. Returns whether the list is
+/// reachable afterwards.
+pub async fn refresh_shared(state: &AppState) -> bool {
+    let seen = state.models_fetch.finished.load(Ordering::Acquire);
+    let _turn = state.models_fetch.gate.lock().await;
+    if state.models_fetch.finished.load(Ordering::Acquire) != seen {
+        return state.models.load().reachable();
+    }
+    fetch_and_store(state).await
+}
+
+/// The list as a request needs it: fetched on demand when the gateway has never had one.
+pub async fn loaded(state: &AppState) -> Arc<ModelState> {
+    let m = state.models.load_full();
+    if m.fetched_unix.is_some() {
+        return m;
+    }
+    refresh_shared(state).await;
+    state.models.load_full()
+}
+
+/// The fetch itself; callers hold the gate.
+async fn fetch_and_store(state: &AppState) -> bool {
+    let ok = fetch_and_store_inner(state).await;
+    state.models_fetch.finished.fetch_add(1, Ordering::AcqRel);
+    ok
+}
+
+async fn fetch_and_store_inner(state: &AppState) -> bool {
     let rt = state.runtime.load_full();
     match rt.upstream.models().await {
         Ok(raw) => {
@@ -96,7 +145,8 @@ pub async fn refresher(state: Arc<AppState>) {
             && m.fetched_unix
                 .is_some_and(|t| super::stats::now_unix().saturating_sub(t) < refresh_secs);
         drop(m);
-        let ok = fresh || refresh_once(&state).await;
+        // Shared: a request's on-demand fetch that finished while we waited counts as ours.
+        let ok = fresh || refresh_shared(&state).await;
         let wait = if ok {
             backoff = Duration::from_secs(1);
             let secs = state.runtime.load().config.upstream.models_refresh_secs;
@@ -180,15 +230,15 @@ pub fn virtual_models(facts: &[ModelFacts]) -> Vec<Value> {
         .collect()
 }
 
-pub fn list(state: &AppState) -> Response<Body> {
-    let m = state.models.load();
+pub async fn list(state: &AppState) -> Response<Body> {
+    let m = loaded(state).await;
     let mut data = virtual_models(&m.facts);
     data.extend(m.raw.iter().cloned());
     json_response(200, &json!({"object": "list", "data": data}))
 }
 
-pub fn get(state: &AppState, id: &str) -> Response<Body> {
-    let m = state.models.load();
+pub async fn get(state: &AppState, id: &str) -> Response<Body> {
+    let m = loaded(state).await;
     if let Some(pos) = VIRTUAL_MODELS.iter().position(|v| *v == id) {
         return json_response(200, &virtual_models(&m.facts)[pos]);
     }

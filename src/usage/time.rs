@@ -128,6 +128,12 @@ mod tests {
             "2026-1-01",
             "26-11-01",
             "99999999999999999999d",
+            // A multi-byte last character (the unit) or date: rejected, never a panic.
+            "7é",
+            "7日",
+            "🙂",
+            "2026-11-0日",
+            "2026—11-01",
         ] {
             let e = parse_since(bad, NOW).unwrap_err().to_string();
             assert!(e.contains("--since") && e.contains("7d"), "{bad}: {e}");
