@@ -13,11 +13,11 @@ mod env_cmd;
 mod gateway;
 /// `install.sh` into a temporary prefix.
 mod install;
-/// Relay faults on streams: line endings, truncation, close-delimited bodies (issue 10).
-mod stream_faults;
 /// The relay as a whole: a cold relay's model list, bounded metric labels, outages that
 /// cool no model down.
 mod relay_health;
+/// Relay faults on streams: line endings, truncation, close-delimited bodies (issue 10).
+mod stream_faults;
 /// No panic on any text: every script at every offset, a fuzz suite, and `auto` end to end.
 mod text_safety;
 /// `llm-router usage` against a database the test writes.
