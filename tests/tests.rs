@@ -13,6 +13,8 @@ mod env_cmd;
 mod gateway;
 /// `install.sh` into a temporary prefix.
 mod install;
+/// The relay client under relay faults: gzip answers, an early 413, a stalled error body.
+mod relay_client;
 /// `llm-router usage` against a database the test writes.
 mod usage;
 /// The gateway's HTTP/1.1 server on the wire: raw bytes over a real socket.

@@ -504,7 +504,11 @@ impl Upstream {
                     break;
                 }
                 Err(_) => {
-                    tracing::debug!(status, read = body.len(), "relay error body stalled; using what arrived");
+                    tracing::debug!(
+                        status,
+                        read = body.len(),
+                        "relay error body stalled; using what arrived"
+                    );
                     break;
                 }
             }
