@@ -177,11 +177,16 @@ async fn a_stalled_error_body_falls_back_to_the_next_model() {
             sent: Bytes::from_static(b"{\"error\":"),
         },
     );
-    let r = post_json(
-        &gw,
-        json!({"model": "auto", "stream": true, "messages": user("hello")}),
+    // Bounded so that a gateway that waits on the body forever fails here instead of hanging.
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        post_json(
+            &gw,
+            json!({"model": "auto", "stream": true, "messages": user("hello")}),
+        ),
     )
-    .await;
+    .await
+    .expect("the gateway answered");
     assert_eq!(r.status(), 200);
     let text = String::from_utf8(r.bytes().await.expect("body").to_vec()).expect("utf-8");
     assert!(text.contains("[DONE]"), "{text}");
@@ -205,7 +210,12 @@ async fn a_stalled_error_body_is_the_relay_status_for_a_single_model() {
             sent: Bytes::new(),
         },
     );
-    let r = post_json(&gw, json!({"model": "gpt-5.5", "messages": user("hello")})).await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        post_json(&gw, json!({"model": "gpt-5.5", "messages": user("hello")})),
+    )
+    .await
+    .expect("the gateway answered");
     assert_eq!(r.status(), 503);
     let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("JSON error");
     assert!(v["error"]["message"].is_string(), "{v}");

@@ -744,6 +744,104 @@ mod tests {
         assert!(check_json_answer(b"not json").is_err());
     }
 
+    fn upstream(idle_ms: u64) -> Upstream {
+        let cfg = UpstreamConfig {
+            idle_timeout_ms: idle_ms,
+            ..UpstreamConfig::default()
+        };
+        Upstream::new("http://127.0.0.1:9/v1", Some("sk-test-secret".into()), &cfg).expect("client")
+    }
+
+    /// A response whose body sends `first` and then stalls forever.
+    fn stalling(status: u16, first: &'static [u8]) -> reqwest::Response {
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(first))])
+            .chain(futures_util::stream::pending());
+        let resp = http::Response::builder()
+            .status(status)
+            .body(reqwest::Body::wrap_stream(body))
+            .expect("response");
+        reqwest::Response::from(resp)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_error_body_ends_at_the_idle_timeout_with_what_arrived() {
+        let up = upstream(1_000);
+        let far = Instant::now() + Duration::from_secs(3_600);
+        let err = up
+            .check_status(stalling(500, br#"{"error":{"message":"overloaded"}}"#), far)
+            .await
+            .err()
+            .expect("an error status");
+        assert!(
+            matches!(&err, UpstreamError::Status { status: 500, message, .. } if message == "overloaded"),
+            "{err:?}"
+        );
+        assert!(err.retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_error_body_ends_at_the_deadline() {
+        // Idle timeout far away, deadline near: the deadline ends the read.
+        let up = upstream(3_600_000);
+        let near = Instant::now() + Duration::from_millis(50);
+        let err = up
+            .check_status(stalling(429, b"{\"error\": {\"mess"), near)
+            .await
+            .err()
+            .expect("an error status");
+        assert_eq!(err.status(), 429);
+        assert_eq!(err.code(), "rate_limited");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_whole_body_read_stops_at_the_idle_timeout() {
+        let up = upstream(1_000);
+        let resp = match up
+            .check_status(stalling(200, b"{\"choices\":"), Instant::now())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => panic!("a 2xx answer expected: {e:?}"),
+        };
+        let err = resp.bytes().await.expect_err("stalled");
+        assert!(err.0.contains("upstream.idle_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn encodings_left_undecoded_are_named() {
+        let mut h = HeaderMap::new();
+        assert_eq!(undecoded_encoding(&h), None);
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert_eq!(undecoded_encoding(&h), None);
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("br"),
+        );
+        assert_eq!(undecoded_encoding(&h).as_deref(), Some("br"));
+    }
+
+    #[tokio::test]
+    async fn a_2xx_in_an_encoding_we_do_not_decode_is_refused() {
+        let up = upstream(1_000);
+        let resp = http::Response::builder()
+            .status(200)
+            .header("content-encoding", "br")
+            .body(reqwest::Body::from("\u{1b}garbage"))
+            .expect("response");
+        let err = up
+            .check_status(reqwest::Response::from(resp), Instant::now())
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, UpstreamError::Invalid(ref m) if m.contains("`br`")),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn retryable_classes() {
         let s = |status| UpstreamError::Status {
