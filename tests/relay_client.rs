@@ -135,8 +135,8 @@ async fn a_gzip_event_stream_reaches_the_client_decoded() {
     );
 }
 
-#[tokio::test]
-async fn an_early_413_reaches_the_client_and_the_upload_is_sent_once() {
+/// A relay answers 413 before reading a large upload and closes; `stream` picks the path.
+async fn early_413(stream: bool) {
     let gw = TestGateway::start(|_| {}).await;
     // A first call leaves a kept-alive connection to the relay: a client that treats a
     // failed write on a reused connection as "never sent" would re-send the upload.
@@ -152,15 +152,30 @@ async fn an_early_413_reaches_the_client_and_the_upload_is_sent_once() {
     // 12 MiB: more than the socket buffers hold (a send buffer grows to 4 MiB here), so the
     // relay answers and closes while the gateway is still writing.
     let filler = "x".repeat(12 * 1024 * 1024);
-    let r = post_json(&gw, json!({"model": "gpt-5.5", "messages": user(&filler)})).await;
+    let r = post_json(
+        &gw,
+        json!({"model": "gpt-5.5", "stream": stream, "messages": user(&filler)}),
+    )
+    .await;
     assert_eq!(r.status(), 413);
     let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("JSON error");
     assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
     assert!(v["error"]["message"].is_string(), "{v}");
-    // Had the gateway sent the request again, the relay (with nothing scripted any more)
-    // would have read and answered the copy: the client would have got a 200.
+    // The warm-up call and the upload, once. Had the gateway sent the upload again, the
+    // relay (with nothing scripted any more) would have read and answered the copy: the
+    // client would have got a 200.
     assert_eq!(chat_calls(&gw).len(), 2, "{:?}", gw.sim.requests());
     assert!(in_flight_drains(&gw).await);
+}
+
+#[tokio::test]
+async fn an_early_413_reaches_the_client_and_the_upload_is_sent_once() {
+    early_413(false).await;
+}
+
+#[tokio::test]
+async fn an_early_413_reaches_a_streaming_client_and_the_upload_is_sent_once() {
+    early_413(true).await;
 }
 
 #[tokio::test]
