@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use llm_router::sim::{Recorded, Step, error_json, sse_chunks_for};
+use llm_router::sim::{Recorded, SseEnd, Step, error_json, sse_chunks_for};
 
 use crate::util::gateway::TestGateway;
 
@@ -119,6 +119,7 @@ async fn a_gzip_event_stream_reaches_the_client_decoded() {
         Step::GzipSse {
             chunks,
             gap: Duration::ZERO,
+            end: SseEnd::Close,
         },
     );
     let r = post_json(
@@ -166,6 +167,42 @@ async fn early_413(stream: bool) {
     // client would have got a 200.
     assert_eq!(chat_calls(&gw).len(), 2, "{:?}", gw.sim.requests());
     assert!(in_flight_drains(&gw).await);
+}
+
+#[tokio::test]
+async fn gzip_events_are_relayed_as_they_arrive_not_at_the_end_of_the_body() {
+    use futures_util::StreamExt as _;
+    let gw = TestGateway::start(|_| {}).await;
+    // The relay sends every event and then holds the body open: no gzip trailer, no end.
+    // The client must still get every event, so nothing waits for the end of the member.
+    gw.sim.script(
+        "gpt-5.5",
+        Step::GzipSse {
+            chunks: sse_chunks_for("gpt-5.5", "one two three", 3),
+            gap: Duration::ZERO,
+            end: SseEnd::Hang,
+        },
+    );
+    let r = post_json(
+        &gw,
+        json!({"model": "gpt-5.5", "stream": true, "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let mut body = r.bytes_stream();
+    let mut text = String::new();
+    let got_all = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(Ok(chunk)) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("data: [DONE]") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(got_all, Ok(true), "{text}");
+    assert!(text.contains("three"), "{text}");
 }
 
 #[tokio::test]

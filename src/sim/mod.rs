@@ -129,8 +129,13 @@ pub enum Step {
     GzipJson { status: u16, body: Value },
     /// A 200 event stream of `chunks`, gzip-encoded (`content-encoding: gzip`) whether or not
     /// the client asked for it: each chunk is compressed with a sync flush, so it can be
-    /// decoded as it arrives, and written `gap` apart; the gzip trailer ends the body.
-    GzipSse { chunks: Vec<Bytes>, gap: Duration },
+    /// decoded as it arrives, and written `gap` apart. With [`SseEnd::Close`] the gzip
+    /// trailer ends the body; otherwise it is never sent (hang or reset).
+    GzipSse {
+        chunks: Vec<Bytes>,
+        gap: Duration,
+        end: SseEnd,
+    },
 }
 
 /// How a scripted SSE body ends.

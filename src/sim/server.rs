@@ -305,9 +305,13 @@ async fn play(step: Step, ctx: ReplyCtx) -> Response<SimBody> {
             }
             Err(e) => gzip_failed(ctx, &e),
         },
-        Step::GzipSse { chunks, gap } => match gzip::flushed(&chunks) {
-            Ok(gz) => {
-                let mut resp = sse_response(ctx, StatusCode::OK, gz, gap, SseEnd::Close);
+        Step::GzipSse { chunks, gap, end } => match gzip::flushed(&chunks) {
+            Ok(mut gz) => {
+                if end != SseEnd::Close {
+                    // The last piece is the trailer: a body that never ends has none.
+                    gz.pop();
+                }
+                let mut resp = sse_response(ctx, StatusCode::OK, gz, gap, end);
                 resp.headers_mut()
                     .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 resp
