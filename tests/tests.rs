@@ -13,6 +13,8 @@ mod env_cmd;
 mod gateway;
 /// `install.sh` into a temporary prefix.
 mod install;
+/// The relay client under relay faults: gzip answers, an early 413, a stalled error body.
+mod relay_client;
 /// The relay as a whole: a cold relay's model list, bounded metric labels, outages that
 /// cool no model down.
 mod relay_health;

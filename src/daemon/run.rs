@@ -191,11 +191,11 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
     });
     let control_task = tokio::spawn(control::serve(control_listener, daemon.clone()));
     spawn_signals(daemon.clone());
-    // Says whether a proxy from the environment carries relay calls (see upstream::pool).
-    let relay_via = if state.runtime.load().upstream.pooled() {
-        "direct"
-    } else {
+    // Says whether a proxy from the environment carries relay calls.
+    let relay_via = if state.runtime.load().upstream.via_proxy() {
         "proxy"
+    } else {
+        "direct"
     };
     tracing::info!(
         %addr,

@@ -350,10 +350,9 @@ pub fn relay_body<G: EndGuard>(
                 Ok(Some(Ok(chunk))) => {
                     st.framer.push(&chunk);
                     st.carry.extend_from_slice(&chunk);
-                    // Take what has already arrived as well (never waiting). The pool's
-                    // client already yields everything it has read; the reqwest path (a
-                    // proxy) yields one HTTP chunk at a time, and writing each event
-                    // separately cost a syscall and a TCP segment per event.
+                    // Take what has already arrived as well (never waiting): reqwest
+                    // yields one HTTP chunk at a time, and writing each event separately
+                    // would cost a syscall and a TCP segment per event.
                     while st.carry.len() < COALESCE_MAX {
                         match st.stream.next().now_or_never() {
                             Some(Some(Ok(c))) => {

@@ -17,6 +17,7 @@
 
 mod answer;
 mod body;
+mod gzip;
 mod server;
 
 use std::collections::{HashMap, VecDeque};
@@ -110,6 +111,31 @@ pub enum Step {
     Hang,
     /// The default behaviour, after `delay` (on top of [`SimOptions::latency`]).
     Default { delay: Duration },
+    /// `status` with `content-type: application/json` and `content-length: content_length`,
+    /// then only the bytes of `sent` (fewer than promised), then nothing: the head arrives and
+    /// the body stalls until the client goes away or the relay shuts down.
+    StallBody {
+        status: u16,
+        content_length: u64,
+        sent: Bytes,
+    },
+    /// Answers `status` with the JSON `body` as soon as the request head has arrived, without
+    /// reading the request body, and closes the connection (`connection: close`), as a relay
+    /// with a body-size limit does. Taken only from the `"*"` queue, before any model's: the
+    /// model is in the body, which is never read. The request is recorded with a `Null` body.
+    RejectUnread { status: u16, body: Value },
+    /// `status` with the JSON `body` gzip-encoded (`content-encoding: gzip`), whether or not
+    /// the client asked for gzip.
+    GzipJson { status: u16, body: Value },
+    /// A 200 event stream of `chunks`, gzip-encoded (`content-encoding: gzip`) whether or not
+    /// the client asked for it: each chunk is compressed with a sync flush, so it can be
+    /// decoded as it arrives, and written `gap` apart. With [`SseEnd::Close`] the gzip
+    /// trailer ends the body; otherwise it is never sent (hang or reset).
+    GzipSse {
+        chunks: Vec<Bytes>,
+        gap: Duration,
+        end: SseEnd,
+    },
 }
 
 /// How a scripted SSE body ends.
@@ -315,6 +341,20 @@ impl Shared {
             reqs.push_back(rec);
         }
         self.recorded.notify_waiters();
+    }
+
+    /// A [`Step::RejectUnread`] at the front of the `"*"` queue, taken; the only step chosen
+    /// before the request body is read.
+    fn take_reject_unread(&self) -> Option<(u16, Value)> {
+        let mut scripts = lock(&self.scripts);
+        let queue = scripts.get_mut("*")?;
+        if !matches!(queue.front(), Some(Step::RejectUnread { .. })) {
+            return None;
+        }
+        match queue.pop_front() {
+            Some(Step::RejectUnread { status, body }) => Some((status, body)),
+            _ => None,
+        }
     }
 
     /// The next scripted step for `model`: its own queue first, then `"*"`.

@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{
+    CACHE_CONTROL, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderName,
+    HeaderValue,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -22,7 +25,7 @@ use tokio::net::TcpListener;
 
 use super::answer::{self, ChatFacts, Reply};
 use super::body::{CancelGuard, SimBody};
-use super::{Recorded, Shared, SseEnd, Step, error_json, lock};
+use super::{Recorded, Shared, SseEnd, Step, error_json, gzip, lock};
 
 /// Request bodies above this are refused (base64 images fit comfortably).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -82,6 +85,19 @@ async fn handle(
         guard,
     };
     let (parts, body) = req.into_parts();
+    if parts.method == Method::POST
+        && parts.uri.path() == "/v1/chat/completions"
+        && let Some((status, err)) = shared.take_reject_unread()
+    {
+        // The body stays unread: hyper closes the connection after this answer (the
+        // `connection: close` below), with the client possibly still writing.
+        drop(body);
+        shared.record(recorded(&parts, Value::Null, cancelled));
+        let mut resp = json_response(ctx, status_code(status), &err, &[]);
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return Ok(resp);
+    }
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
@@ -96,25 +112,7 @@ async fn handle(
     };
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let path = parts.uri.path();
-    shared.record(Recorded {
-        method: parts.method.to_string(),
-        path: path.to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        model: json.get("model").and_then(Value::as_str).map(str::to_owned),
-        is_router_call: answer::is_router_call(&json),
-        stream: json.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        body: json.clone(),
-        cancelled,
-    });
+    shared.record(recorded(&parts, json.clone(), cancelled));
 
     if let Some(key) = &shared.opts.require_key {
         let ok = parts
@@ -203,6 +201,29 @@ async fn handle(
     Ok(resp)
 }
 
+/// What the relay keeps of a request (`json` is its body, `Null` when not JSON or unread).
+fn recorded(parts: &http::request::Parts, json: Value, cancelled: Arc<AtomicBool>) -> Recorded {
+    Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        model: json.get("model").and_then(Value::as_str).map(str::to_owned),
+        is_router_call: answer::is_router_call(&json),
+        stream: json.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        body: json,
+        cancelled,
+    }
+}
+
 async fn sleep_nonzero(d: Duration) {
     if !d.is_zero() {
         tokio::time::sleep(d).await;
@@ -245,12 +266,71 @@ async fn play(step: Step, ctx: ReplyCtx) -> Response<SimBody> {
             let never: Infallible = std::future::pending().await;
             match never {}
         }
+        Step::StallBody {
+            status,
+            content_length,
+            sent,
+        } => {
+            let body = SimBody::chunks(vec![sent], Duration::ZERO, SseEnd::Hang, ctx.guard);
+            let mut resp = response(
+                ctx.request_id,
+                status_code(status),
+                "application/json",
+                body,
+            );
+            resp.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(content_length));
+            resp
+        }
+        Step::RejectUnread { status, body } => {
+            // Out of the `"*"` queue it is played before the body is read (see `handle`);
+            // from a model's queue the body was read already, and only the close remains.
+            let mut resp = json_response(ctx, status_code(status), &body, &[]);
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+        Step::GzipJson { status, body } => match gzip::whole(body.to_string().as_bytes()) {
+            Ok(gz) => {
+                let body = SimBody::full(gz, ctx.guard);
+                let mut resp = response(
+                    ctx.request_id,
+                    status_code(status),
+                    "application/json",
+                    body,
+                );
+                resp.headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                resp
+            }
+            Err(e) => gzip_failed(ctx, &e),
+        },
+        Step::GzipSse { chunks, gap, end } => match gzip::flushed(&chunks) {
+            Ok(mut gz) => {
+                if end != SseEnd::Close {
+                    // The last piece is the trailer: a body that never ends has none.
+                    gz.pop();
+                }
+                let mut resp = sse_response(ctx, StatusCode::OK, gz, gap, end);
+                resp.headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                resp
+            }
+            Err(e) => gzip_failed(ctx, &e),
+        },
         Step::Default { .. } => {
             // Callers handle `Default` themselves; answering 500 keeps this total.
             let e = error_json(500, "sim relay: default step played out of context");
             json_response(ctx, StatusCode::INTERNAL_SERVER_ERROR, &e, &[])
         }
     }
+}
+
+/// Compressing into memory does not fail in practice; if it did, a 500 keeps `play` total.
+fn gzip_failed(ctx: ReplyCtx, e: &std::io::Error) -> Response<SimBody> {
+    tracing::warn!(error = %e, "sim relay: gzip failed");
+    let e = error_json(500, "sim relay: gzip failed");
+    json_response(ctx, StatusCode::INTERNAL_SERVER_ERROR, &e, &[])
 }
 
 fn status_code(status: u16) -> StatusCode {

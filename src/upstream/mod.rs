@@ -1,13 +1,20 @@
-//! The client to the relay: model list, chat calls, error classification.
+//! The client to the relay: chat calls, model lists and proxies, all through one
+//! `reqwest::Client` (hyper underneath: connection reuse, HTTP/2 when the relay offers it by
+//! ALPN, rustls with the platform verifier, proxies and `NO_PROXY` from the environment).
 //!
 //! Invariants: the relay key is only ever sent as `Authorization` to the relay and never
-//! appears in an error message (messages pass through [`crate::error::redact`]); connections
-//! are pooled and reused; there is no total timeout on a streamed body (only the caller's
-//! idle timeout between chunks). Non-2xx answers are read (bounded) so their message and
-//! `retry-after` can be passed on.
+//! appears in an error message (messages pass through [`crate::error::redact`]); a request
+//! the relay may have read is never sent again by this module (no redirects followed, and
+//! reqwest only retries what the relay refused unread: HTTP/2 `REFUSED_STREAM` or a graceful
+//! `GOAWAY`, and a pooled HTTP/1 connection found closed before the request was written);
+//! every stage this module reads is bounded: connect (`connect_timeout_ms`), the response
+//! head (the caller's budget), a non-2xx error body (that budget, and the idle timeout per
+//! chunk), a whole answer read with [`ChatResponse::bytes`] (the idle timeout per chunk; the
+//! total timeout in [`Upstream::chat_json`]). A streamed body is handed over unbounded: its
+//! idle bound is the relay's (`server::relay::lookahead` until the first event, the idle
+//! timeout in `server::relay::relay_body` after it), which turns it into an SSE error event.
+//! The body the caller gets is plain: gzip is decoded here (see [`Upstream::new`]).
 
-pub mod h1;
-pub mod pool;
 pub mod sse;
 
 use std::pin::Pin;
@@ -17,12 +24,16 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::config::UpstreamConfig;
 use crate::error::{ApiError, redact};
 
 /// Largest error body read from the relay.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Idle connections are kept this long for reuse.
+const POOL_IDLE: Duration = Duration::from_secs(90);
 
 /// Request headers from the client that are forwarded to the relay.
 /// (Names are constants: a `&str` name is parsed and validated on every use.)
@@ -159,15 +170,12 @@ pub struct BodyError(pub String);
 /// An upstream response body as a stream of chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyError>> + Send>>;
 
-enum ChatBody {
-    Pool(pool::RelayBody),
-    Reqwest(reqwest::Response),
-}
-
 /// A 2xx chat answer whose head has arrived; the body is still on the wire.
 pub struct ChatResponse {
     headers: HeaderMap,
-    body: ChatBody,
+    body: reqwest::Response,
+    /// Longest silence between two body chunks for [`ChatResponse::bytes`].
+    idle: Duration,
 }
 
 impl ChatResponse {
@@ -175,23 +183,36 @@ impl ChatResponse {
         &self.headers
     }
 
-    /// The head, and the body as a stream of chunks.
+    /// The head, and the body as a stream of chunks (decoded if the relay compressed it).
+    /// The stream has no deadline of its own: the streaming relay bounds it.
     pub fn into_parts(self) -> (HeaderMap, ByteStream) {
-        let stream: ByteStream = match self.body {
-            ChatBody::Pool(b) => Box::pin(b),
-            ChatBody::Reqwest(r) => Box::pin(
-                r.bytes_stream()
-                    .map_err(|e| BodyError(e.without_url().to_string())),
-            ),
-        };
+        let stream: ByteStream = Box::pin(
+            self.body
+                .bytes_stream()
+                .map_err(|e| BodyError(body_error_text(&e))),
+        );
         (self.headers, stream)
     }
 
-    /// The whole body. A small body is copied out of the connection's read buffer, so the
-    /// buffer is free for the connection's next response while this answer is written out.
+    /// The whole body, each chunk within the idle timeout. A small body is copied out of the
+    /// connection's read buffer, so the buffer is free for the connection's next response
+    /// while this answer is written out.
     pub async fn bytes(self) -> Result<Bytes, BodyError> {
-        Self::collect_stream(self.into_parts().1).await
+        let idle = self.idle;
+        Self::collect_stream(self.into_parts().1, idle).await
     }
+}
+
+/// A body error as text: reqwest's message and its sources (the URL is left out).
+fn body_error_text(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
 }
 
 /// Bodies up to this size are copied into their own allocation (see [`ChatResponse::bytes`]).
@@ -210,16 +231,14 @@ pub fn compact(b: Bytes) -> Bytes {
 /// A configured relay client.
 #[derive(Clone)]
 pub struct Upstream {
-    /// Model lists, and chat calls when the environment names a proxy.
+    /// The one client for everything sent to the relay (cheap to clone: an `Arc`).
     client: reqwest::Client,
-    /// Chat calls on direct connections (see [`pool`]); `None` when a proxy is configured.
-    pool: Option<pool::Pool>,
     base: String,
     /// Parsed once: parsing (IDNA included) per request showed up in profiles.
     chat_url: reqwest::Url,
-    /// `chat_url` in origin form, for the pool.
-    chat_path: String,
     models_url: reqwest::Url,
+    /// Whether the environment names a proxy for the relay (decided as reqwest decides).
+    via_proxy: bool,
     key: Option<String>,
     /// `Bearer <key>`, marked sensitive.
     auth: Option<HeaderValue>,
@@ -245,12 +264,25 @@ impl Upstream {
         cfg: &UpstreamConfig,
     ) -> Result<Self, UpstreamError> {
         let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
-        let pool_idle = Duration::from_secs(90);
+        // Compression: reqwest asks for gzip and decodes it, removing `content-encoding` and
+        // `content-length` from the head, so everything past this module (the SSE decoder,
+        // the JSON check, the byte-splicing rewrite) sees plain bytes and the client never
+        // gets a stale encoding header (relay framing headers are never forwarded anyway).
+        // Passing compressed bytes through instead would break all three. Other encodings
+        // are not asked for; a 2xx that uses one anyway is refused clearly in
+        // `check_status`, not read as garbage.
+        //
+        // No redirects: a relay that redirects a chat call gets its 3xx passed on, never a
+        // second copy of the request sent elsewhere. HTTP/2 is used when TLS ALPN offers it
+        // (reqwest's default with the `http2` feature; plain `http://` stays HTTP/1.1).
+        // TLS: reqwest's `rustls` feature verifies with `rustls-platform-verifier` (the OS
+        // trust store), which is what we want; nothing to configure.
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
-            .pool_idle_timeout(pool_idle)
+            .pool_idle_timeout(POOL_IDLE)
             .tcp_nodelay(true)
-            .http1_only()
+            .gzip(true)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| UpstreamError::Connect(format!("cannot build the HTTP client: {e}")))?;
         let base = base_v1.trim_end_matches('/').to_string();
@@ -261,16 +293,7 @@ impl Upstream {
         };
         let chat_url = parse("/chat/completions")?;
         let models_url = parse("/models")?;
-        let chat_path = pool::origin_form(&chat_url);
-        let origin = pool::Origin::parse(&chat_url).map_err(invalid)?;
-        let pool = if pool::proxy_in_env(origin.https) {
-            None
-        } else {
-            Some(
-                pool::Pool::new(origin, connect_timeout, pool_idle)
-                    .map_err(UpstreamError::Connect)?,
-            )
-        };
+        let via_proxy = proxy_for(&chat_url);
         let key = key.filter(|k| !k.is_empty());
         let auth = match &key {
             Some(k) => {
@@ -286,10 +309,9 @@ impl Upstream {
         };
         Ok(Self {
             client,
-            pool,
             chat_url,
-            chat_path,
             models_url,
+            via_proxy,
             base,
             key,
             auth,
@@ -303,9 +325,10 @@ impl Upstream {
         &self.base
     }
 
-    /// Whether chat calls use the direct connection pool (false when a proxy is set).
-    pub fn pooled(&self) -> bool {
-        self.pool.is_some()
+    /// Whether a proxy from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, minus
+    /// `NO_PROXY`) carries relay calls; for the start-up log.
+    pub fn via_proxy(&self) -> bool {
+        self.via_proxy
     }
 
     fn secrets(&self) -> Vec<&str> {
@@ -316,38 +339,32 @@ impl Upstream {
         redact(text, &self.secrets())
     }
 
-    fn request(&self, method: reqwest::Method, url: &reqwest::Url) -> reqwest::RequestBuilder {
-        let mut rb = self.client.request(method, url.clone());
-        if let Some(a) = &self.auth {
-            rb = rb.header(http::header::AUTHORIZATION, a.clone());
-        }
-        rb
-    }
-
     fn transport_error(&self, e: &reqwest::Error) -> UpstreamError {
         if e.is_timeout() {
-            return UpstreamError::Timeout("response");
+            return if e.is_connect() {
+                UpstreamError::Timeout("connection")
+            } else {
+                UpstreamError::Timeout("response")
+            };
         }
-        // `without_url` keeps query-string keys out of messages.
-        let mut msg = self.clean(&e.to_string());
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            msg.push_str(": ");
-            msg.push_str(&self.clean(&s.to_string()));
-            src = s.source();
-        }
-        UpstreamError::Connect(msg)
+        // `without_url` (by the callers) keeps query-string keys out of messages.
+        UpstreamError::Connect(self.clean(&body_error_text(e)))
     }
 
     /// `GET /v1/models`: the `data` array.
     pub async fn models(&self) -> Result<Vec<Value>, UpstreamError> {
+        let budget = self.first_byte_timeout.min(Duration::from_secs(30));
+        let deadline = Instant::now() + budget;
         let fut = async {
-            let resp = self
-                .request(reqwest::Method::GET, &self.models_url)
+            let mut rb = self.client.get(self.models_url.clone());
+            if let Some(a) = &self.auth {
+                rb = rb.header(http::header::AUTHORIZATION, a.clone());
+            }
+            let resp = rb
                 .send()
                 .await
                 .map_err(|e| self.transport_error(&e.without_url()))?;
-            let resp = self.check_status(resp_parts(resp)).await?;
+            let resp = self.check_status(resp, deadline).await?;
             let body = resp
                 .bytes()
                 .await
@@ -361,7 +378,7 @@ impl Upstream {
                 )),
             }
         };
-        tokio::time::timeout(self.first_byte_timeout.min(Duration::from_secs(30)), fut)
+        tokio::time::timeout_at(deadline, fut)
             .await
             .map_err(|_| UpstreamError::Timeout("model list"))?
     }
@@ -378,6 +395,7 @@ impl Upstream {
             .await
     }
 
+    /// [`Upstream::send_chat`] with its own budget for the head (and a non-2xx body).
     pub async fn send_chat_within(
         &self,
         body: Bytes,
@@ -385,17 +403,18 @@ impl Upstream {
         forwarded: &HeaderMap,
         timeout: Duration,
     ) -> Result<ChatResponse, UpstreamError> {
-        let headers = self.chat_headers(request_id, forwarded);
-        let send = async {
-            match &self.pool {
-                Some(pool) => self.send_pooled(pool, body, headers).await,
-                None => self.send_reqwest(body, headers).await,
-            }
-        };
-        let resp = tokio::time::timeout(timeout, send)
+        let deadline = Instant::now() + timeout;
+        let send = self
+            .client
+            .post(self.chat_url.clone())
+            .headers(self.chat_headers(request_id, forwarded))
+            .body(body)
+            .send();
+        let resp = tokio::time::timeout_at(deadline, send)
             .await
-            .map_err(|_| UpstreamError::Timeout("first byte"))??;
-        self.check_status(resp).await
+            .map_err(|_| UpstreamError::Timeout("first byte"))?
+            .map_err(|e| self.transport_error(&e.without_url()))?;
+        self.check_status(resp, deadline).await
     }
 
     /// The headers of a chat call: content type, the relay key, our request id, and the
@@ -418,46 +437,6 @@ impl Upstream {
             }
         }
         h
-    }
-
-    async fn send_pooled(
-        &self,
-        pool: &pool::Pool,
-        body: Bytes,
-        headers: HeaderMap,
-    ) -> Result<(u16, ChatResponse), UpstreamError> {
-        let (head, body) =
-            pool.post(&self.chat_path, headers, &body)
-                .await
-                .map_err(|e| match e {
-                    pool::PoolError::ConnectTimeout => UpstreamError::Timeout("connection"),
-                    pool::PoolError::Connect(m) | pool::PoolError::Http(m) => {
-                        UpstreamError::Connect(self.clean(&m))
-                    }
-                })?;
-        Ok((
-            head.status.as_u16(),
-            ChatResponse {
-                headers: head.headers,
-                body: ChatBody::Pool(body),
-            },
-        ))
-    }
-
-    async fn send_reqwest(
-        &self,
-        body: Bytes,
-        headers: HeaderMap,
-    ) -> Result<(u16, ChatResponse), UpstreamError> {
-        let resp = self
-            .client
-            .post(self.chat_url.clone())
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e.without_url()))?;
-        Ok(resp_parts(resp))
     }
 
     /// Non-streaming chat: the whole body within the total timeout. A 200 whose JSON has an
@@ -486,22 +465,49 @@ impl Upstream {
             .map_err(|_| UpstreamError::Timeout("complete answer"))?
     }
 
+    /// A 2xx becomes a [`ChatResponse`]; anything else the classified error, its body read
+    /// until `deadline` (and the idle timeout per chunk) and at most [`MAX_ERROR_BODY`]: a
+    /// relay that sends an error head and stalls must not hold the request (and the
+    /// fallback to the next model) forever. What arrived by then is used.
     async fn check_status(
         &self,
-        (status, resp): (u16, ChatResponse),
+        mut resp: reqwest::Response,
+        deadline: Instant,
     ) -> Result<ChatResponse, UpstreamError> {
+        let status = resp.status().as_u16();
         if (200..300).contains(&status) {
-            return Ok(resp);
+            if let Some(enc) = undecoded_encoding(resp.headers()) {
+                return Err(UpstreamError::Invalid(format!(
+                    "the relay answered with content-encoding `{}`, which the gateway does not decode (only gzip)",
+                    self.clean(&enc)
+                )));
+            }
+            return Ok(ChatResponse {
+                headers: std::mem::take(resp.headers_mut()),
+                body: resp,
+                idle: self.idle_timeout,
+            });
         }
-        let retry_after = parse_retry_after(&resp.headers);
-        let passed = pass_headers(&resp.headers);
+        let retry_after = parse_retry_after(resp.headers());
+        let passed = pass_headers(resp.headers());
         let mut body = Vec::new();
-        let (_, mut stream) = resp.into_parts();
-        // Bounded read: an HTML error page of megabytes is not worth keeping.
-        while let Some(Ok(chunk)) = stream.next().await {
-            body.extend_from_slice(&chunk);
-            if body.len() >= MAX_ERROR_BODY {
-                break;
+        while body.len() < MAX_ERROR_BODY {
+            let chunk_deadline = deadline.min(Instant::now() + self.idle_timeout);
+            match tokio::time::timeout_at(chunk_deadline, resp.chunk()).await {
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    tracing::debug!(status, error = %self.clean(&body_error_text(&e.without_url())), "relay error body broke off");
+                    break;
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        status,
+                        read = body.len(),
+                        "relay error body stalled; using what arrived"
+                    );
+                    break;
+                }
             }
         }
         let (message, kind, code) = error_fields(&body, status);
@@ -516,33 +522,53 @@ impl Upstream {
     }
 }
 
+/// A `content-encoding` left on a response after reqwest decoded what it decodes (gzip).
+fn undecoded_encoding(h: &HeaderMap) -> Option<String> {
+    let v = h.get(http::header::CONTENT_ENCODING)?;
+    let text = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+    (!text.is_empty() && !text.eq_ignore_ascii_case("identity")).then_some(text)
+}
+
+/// Whether reqwest sends requests for `url` through a proxy named in the environment: the
+/// same matcher reqwest builds its default proxy from.
+fn proxy_for(url: &reqwest::Url) -> bool {
+    let Ok(uri) = url.as_str().parse::<http::Uri>() else {
+        return false;
+    };
+    hyper_util::client::proxy::matcher::Matcher::from_system()
+        .intercept(&uri)
+        .is_some()
+}
+
 impl ChatResponse {
-    /// Read a body stream to its end (one chunk: no copy; small bodies: see [`compact`]).
-    async fn collect_stream(mut stream: ByteStream) -> Result<Bytes, BodyError> {
-        let Some(first) = stream.next().await.transpose()? else {
+    /// Read a body stream to its end, each chunk within `idle` (one chunk: no copy; small
+    /// bodies: see [`compact`]).
+    async fn collect_stream(mut stream: ByteStream, idle: Duration) -> Result<Bytes, BodyError> {
+        let mut next = async || -> Result<Option<Bytes>, BodyError> {
+            tokio::time::timeout(idle, stream.next())
+                .await
+                .map_err(|_| {
+                    BodyError(format!(
+                        "the relay sent nothing for {} ms in the middle of the answer (upstream.idle_timeout_ms)",
+                        idle.as_millis()
+                    ))
+                })?
+                .transpose()
+        };
+        let Some(first) = next().await? else {
             return Ok(Bytes::new());
         };
-        let Some(second) = stream.next().await.transpose()? else {
+        let Some(second) = next().await? else {
             return Ok(compact(first));
         };
         let mut buf = bytes::BytesMut::with_capacity(first.len() + second.len());
         buf.extend_from_slice(&first);
         buf.extend_from_slice(&second);
-        while let Some(chunk) = stream.next().await.transpose()? {
+        while let Some(chunk) = next().await? {
             buf.extend_from_slice(&chunk);
         }
         Ok(buf.freeze())
     }
-}
-
-fn resp_parts(resp: reqwest::Response) -> (u16, ChatResponse) {
-    (
-        resp.status().as_u16(),
-        ChatResponse {
-            headers: resp.headers().clone(),
-            body: ChatBody::Reqwest(resp),
-        },
-    )
 }
 
 /// Message, type and code of an upstream error body (OpenAI, OpenRouter or plain shapes).
@@ -713,6 +739,104 @@ mod tests {
         );
         assert!(check_json_answer(br#"{"error":{"message":"overloaded"}}"#).is_err());
         assert!(check_json_answer(b"not json").is_err());
+    }
+
+    fn upstream(idle_ms: u64) -> Upstream {
+        let cfg = UpstreamConfig {
+            idle_timeout_ms: idle_ms,
+            ..UpstreamConfig::default()
+        };
+        Upstream::new("http://127.0.0.1:9/v1", Some("sk-test-secret".into()), &cfg).expect("client")
+    }
+
+    /// A response whose body sends `first` and then stalls forever.
+    fn stalling(status: u16, first: &'static [u8]) -> reqwest::Response {
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(first))])
+            .chain(futures_util::stream::pending());
+        let resp = http::Response::builder()
+            .status(status)
+            .body(reqwest::Body::wrap_stream(body))
+            .expect("response");
+        reqwest::Response::from(resp)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_error_body_ends_at_the_idle_timeout_with_what_arrived() {
+        let up = upstream(1_000);
+        let far = Instant::now() + Duration::from_secs(3_600);
+        let err = up
+            .check_status(stalling(500, br#"{"error":{"message":"overloaded"}}"#), far)
+            .await
+            .err()
+            .expect("an error status");
+        assert!(
+            matches!(&err, UpstreamError::Status { status: 500, message, .. } if message == "overloaded"),
+            "{err:?}"
+        );
+        assert!(err.retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_error_body_ends_at_the_deadline() {
+        // Idle timeout far away, deadline near: the deadline ends the read.
+        let up = upstream(3_600_000);
+        let near = Instant::now() + Duration::from_millis(50);
+        let err = up
+            .check_status(stalling(429, b"{\"error\": {\"mess"), near)
+            .await
+            .err()
+            .expect("an error status");
+        assert_eq!(err.status(), 429);
+        assert_eq!(err.code(), "rate_limited");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_whole_body_read_stops_at_the_idle_timeout() {
+        let up = upstream(1_000);
+        let resp = match up
+            .check_status(stalling(200, b"{\"choices\":"), Instant::now())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => panic!("a 2xx answer expected: {e:?}"),
+        };
+        let err = resp.bytes().await.expect_err("stalled");
+        assert!(err.0.contains("upstream.idle_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn encodings_left_undecoded_are_named() {
+        let mut h = HeaderMap::new();
+        assert_eq!(undecoded_encoding(&h), None);
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert_eq!(undecoded_encoding(&h), None);
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("br"),
+        );
+        assert_eq!(undecoded_encoding(&h).as_deref(), Some("br"));
+    }
+
+    #[tokio::test]
+    async fn a_2xx_in_an_encoding_we_do_not_decode_is_refused() {
+        let up = upstream(1_000);
+        let resp = http::Response::builder()
+            .status(200)
+            .header("content-encoding", "br")
+            .body(reqwest::Body::from("\u{1b}garbage"))
+            .expect("response");
+        let err = up
+            .check_status(reqwest::Response::from(resp), Instant::now())
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(err, UpstreamError::Invalid(ref m) if m.contains("`br`")),
+            "{err:?}"
+        );
     }
 
     #[test]
