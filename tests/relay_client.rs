@@ -288,3 +288,49 @@ async fn wait_cancelled(gw: &TestGateway) -> bool {
     }
     false
 }
+
+#[tokio::test]
+async fn a_target_that_never_answers_falls_back_at_the_first_byte_deadline() {
+    // No head in time (`first_byte_timeout_ms` for a stream; a non-streaming answer's head
+    // and body share `total_timeout_ms`, since many relays send the head with the whole
+    // answer): the attempt is given up (its connection dropped) and the next candidate
+    // answers, before anything reached the client.
+    let gw = TestGateway::start(|c| {
+        c.upstream.first_byte_timeout_ms = 400;
+        c.upstream.total_timeout_ms = 400;
+    })
+    .await;
+    gw.sim.script(ROUTER, router_says("gpt-5.5"));
+    gw.sim.script("gpt-5.5", Step::Hang);
+    for stream in [false, true] {
+        let r = tokio::time::timeout(
+            Duration::from_secs(30),
+            post_json(
+                &gw,
+                json!({"model": "auto", "stream": stream, "messages": user("hello")}),
+            ),
+        )
+        .await
+        .expect("the gateway answered");
+        assert_eq!(r.status(), 200, "stream={stream}");
+        let text = String::from_utf8(r.bytes().await.expect("body").to_vec()).expect("utf-8");
+        assert!(!text.contains("\"error\""), "stream={stream}: {text}");
+        if stream {
+            assert!(text.contains("[DONE]"), "{text}");
+        }
+        // Script the hang again for the second round (steps are consumed).
+        gw.sim.script(ROUTER, router_says("gpt-5.5"));
+        gw.sim.script("gpt-5.5", Step::Hang);
+    }
+    let calls = chat_calls(&gw);
+    let hung: Vec<_> = calls
+        .iter()
+        .filter(|c| c.model.as_deref() == Some("gpt-5.5"))
+        .collect();
+    assert!(hung.len() >= 2, "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.model.as_deref() != Some("gpt-5.5")),
+        "another model answered: {calls:?}"
+    );
+    assert!(in_flight_drains(&gw).await);
+}
