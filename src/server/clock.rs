@@ -17,21 +17,23 @@
 //! those bytes, so no read marks them); hyper's timer still bounds it.
 
 use std::pin::Pin;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::conn::ServerLimits;
 
-const IDLE: u8 = 0;
-const HEAD: u8 = 1;
-const BUSY: u8 = 2;
+const IDLE: u64 = 0;
+const HEAD: u64 = 1;
+const BUSY: u64 = 2;
+/// The phase sits in the top two bits of [`ConnClock::state`], its start below.
+const PHASE_SHIFT: u32 = 62;
+const SINCE_MASK: u64 = (1 << PHASE_SHIFT) - 1;
 
 /// Which limit ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,36 +43,48 @@ pub enum Expired {
 }
 
 /// The phase of one connection, shared by its socket, its service and its watchdog.
+///
+/// The request path only stores (three atomic stores and clock reads per request); it never
+/// wakes the watchdog. The watchdog looks when its own timer fires instead (see
+/// [`ConnClock::expired`]): waking it on every phase change woke the whole connection task
+/// three times per request.
 #[derive(Debug)]
 pub struct ConnClock {
-    /// Read lock-free on every socket read; changed under `since`'s lock.
-    phase: AtomicU8,
-    since: Mutex<Instant>,
-    changed: Notify,
+    /// The phase and when it began (nanoseconds since `base`), in one word, so a reader
+    /// never pairs one phase with another's start.
+    state: AtomicU64,
+    base: Instant,
 }
 
 impl Default for ConnClock {
     fn default() -> Self {
         Self {
-            phase: AtomicU8::new(IDLE),
-            since: Mutex::new(Instant::now()),
-            changed: Notify::new(),
+            state: AtomicU64::new(IDLE << PHASE_SHIFT),
+            base: Instant::now(),
         }
     }
 }
 
 impl ConnClock {
-    fn set(&self, phase: u8) {
-        let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
-        *since = Instant::now();
-        self.phase.store(phase, Ordering::Relaxed);
-        drop(since);
-        self.changed.notify_waiters();
+    fn set(&self, phase: u64) {
+        let since = u64::try_from(self.base.elapsed().as_nanos())
+            .unwrap_or(SINCE_MASK)
+            .min(SINCE_MASK);
+        self.state
+            .store(phase << PHASE_SHIFT | since, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> (u64, Instant) {
+        let v = self.state.load(Ordering::Relaxed);
+        (
+            v >> PHASE_SHIFT,
+            self.base + Duration::from_nanos(v & SINCE_MASK),
+        )
     }
 
     /// Bytes arrived: when idle, a head has started.
     fn read_some(&self) {
-        if self.phase.load(Ordering::Relaxed) == IDLE {
+        if self.state.load(Ordering::Relaxed) >> PHASE_SHIFT == IDLE {
             self.set(HEAD);
         }
     }
@@ -85,31 +99,36 @@ impl ConnClock {
         self.set(IDLE);
     }
 
-    fn get(&self) -> (u8, Instant) {
-        let since = self.since.lock().unwrap_or_else(|p| p.into_inner());
-        (self.phase.load(Ordering::Relaxed), *since)
-    }
-
     /// Resolves when the connection has been idle, or in a head, for longer than allowed.
+    ///
+    /// Nothing wakes this but its own timer. It sleeps to the deadline of the phase it sees,
+    /// and, while the connection is idle or busy, never longer than the head limit: a head
+    /// that starts meanwhile started after this last looked, so the next look comes before
+    /// that head's deadline, and the deadline is kept exactly.
     pub async fn expired(&self, limits: &ServerLimits) -> Expired {
+        let look = limits.head_timeout;
+        let sleep = tokio::time::sleep(look);
+        let mut sleep = std::pin::pin!(sleep);
         loop {
-            let notified = self.changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before the phase is read, so a change in between is not missed.
-            notified.as_mut().enable();
             let (phase, since) = self.get();
-            let (limit, why) = match phase {
-                IDLE => (limits.idle_timeout, Expired::Idle),
-                HEAD => (limits.head_timeout, Expired::Head),
-                _ => {
-                    notified.await;
-                    continue;
+            let now = Instant::now();
+            let wake = match phase {
+                IDLE | HEAD => {
+                    let (limit, why) = if phase == IDLE {
+                        (limits.idle_timeout, Expired::Idle)
+                    } else {
+                        (limits.head_timeout, Expired::Head)
+                    };
+                    let deadline = since + limit;
+                    if deadline <= now {
+                        return why;
+                    }
+                    deadline.min(now + look)
                 }
+                _ => now + look,
             };
-            tokio::select! {
-                _ = tokio::time::sleep_until(since + limit) => return why,
-                _ = notified => {}
-            }
+            sleep.as_mut().reset(wake);
+            sleep.as_mut().await;
         }
     }
 }

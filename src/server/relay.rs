@@ -16,6 +16,7 @@
 //! Dropping the body (client gone) drops the upstream stream, which closes the upstream
 //! connection.
 
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -35,6 +36,9 @@ const MAX_LOOKAHEAD: usize = 1024 * 1024;
 const MAX_CARRY: usize = 4 * 1024 * 1024;
 /// Already-arrived bytes are coalesced into one write up to this size.
 const COALESCE_MAX: usize = 256 * 1024;
+/// Turns given to the relay connection's task to hand over what it has already read, before
+/// a write (see [`relay_body`]).
+const COALESCE_TURNS: usize = 64;
 
 /// A stream that passed the commit point.
 pub struct Committed {
@@ -131,7 +135,13 @@ pub enum Outcome {
 
 struct State<G> {
     tap: UsageTap,
-    drain_over: tokio_util::sync::CancellationToken,
+    /// Resolves when the drain period is over (armed once per stream, not per chunk).
+    drain_over: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    /// The idle deadline, re-armed lazily: a chunk only records when it came
+    /// (`last_data`), and the timer, when it fires early, moves to `last_data + idle`. A
+    /// timer entry per chunk cost more than the chunk's own relaying.
+    idle_timer: Pin<Box<tokio::time::Sleep>>,
+    last_data: tokio::time::Instant,
     /// An end or error seen while coalescing, handled on the next turn.
     stashed: Option<Option<Result<Bytes, crate::upstream::BodyError>>>,
     prefix: Option<Bytes>,
@@ -303,9 +313,12 @@ pub fn relay_body<G: EndGuard>(
     guard: G,
 ) -> impl Stream<Item = Bytes> + Send {
     let carry_at = c.prefix.len() as u64;
+    let now = tokio::time::Instant::now();
     let st = State {
         tap,
-        drain_over,
+        drain_over: Box::pin(drain_over.cancelled_owned()),
+        idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
+        last_data: now,
         stashed: None,
         prefix: Some(c.prefix),
         carry: c.carry,
@@ -331,10 +344,10 @@ pub fn relay_body<G: EndGuard>(
             let next = match st.stashed.take() {
                 Some(item) => Ok(item),
                 None => {
-                    let drain_over = st.drain_over.clone();
                     tokio::select! {
-                        r = tokio::time::timeout(st.idle, st.stream.next()) => r,
-                        _ = drain_over.cancelled() => {
+                        biased;
+                        item = st.stream.next() => Ok(item),
+                        _ = st.drain_over.as_mut() => {
                             // Shutting down past the drain period: end cleanly, at an event
                             // boundary, with an error the client can read.
                             st.done = true;
@@ -343,28 +356,52 @@ pub fn relay_body<G: EndGuard>(
                             st.guard.finished(Outcome::UpstreamFailed { status: 503, code: "shutting_down", message: msg }, &st.tap);
                             return Some((ev, st));
                         }
+                        _ = st.idle_timer.as_mut() => {
+                            let due = st.last_data + st.idle;
+                            if due > tokio::time::Instant::now() {
+                                st.idle_timer.as_mut().reset(due);
+                                continue;
+                            }
+                            Err(())
+                        }
                     }
                 }
             };
             match next {
                 Ok(Some(Ok(chunk))) => {
+                    st.last_data = tokio::time::Instant::now();
                     st.framer.push(&chunk);
                     st.carry.extend_from_slice(&chunk);
-                    // Take what has already arrived as well (never waiting): reqwest
-                    // yields one HTTP chunk at a time, and writing each event separately
-                    // would cost a syscall and a TCP segment per event.
-                    while st.carry.len() < COALESCE_MAX {
-                        match st.stream.next().now_or_never() {
-                            Some(Some(Ok(c))) => {
-                                st.framer.push(&c);
-                                st.carry.extend_from_slice(&c);
+                    // Take what has already arrived as well, so it leaves in one write:
+                    // writing each event separately costs a syscall and a TCP segment per
+                    // event. The relay client (hyper under reqwest) decodes one HTTP chunk
+                    // per turn of its connection task and hands it over a channel, so a
+                    // burst that arrived in one read is only "ready" one chunk at a time:
+                    // give that task a turn (`yield_now`, never a timer) while it keeps
+                    // producing, and write as soon as a turn brings nothing. Nothing waits
+                    // for data that has not arrived.
+                    let mut turns = 0;
+                    'coalesce: while st.carry.len() < COALESCE_MAX {
+                        let mut got = false;
+                        while st.carry.len() < COALESCE_MAX {
+                            match st.stream.next().now_or_never() {
+                                Some(Some(Ok(c))) => {
+                                    st.framer.push(&c);
+                                    st.carry.extend_from_slice(&c);
+                                    got = true;
+                                }
+                                Some(other) => {
+                                    st.stashed = Some(other);
+                                    break 'coalesce;
+                                }
+                                None => break,
                             }
-                            Some(other) => {
-                                st.stashed = Some(other);
-                                break;
-                            }
-                            None => break,
                         }
+                        if (turns > 0 && !got) || turns == COALESCE_TURNS {
+                            break;
+                        }
+                        turns += 1;
+                        tokio::task::yield_now().await;
                     }
                     // Complete events end at the framer's boundary; it lies before `carry`
                     // only after an oversized event was forwarded unfinished.

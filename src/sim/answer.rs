@@ -485,7 +485,9 @@ fn piece_slices(text: &str, n: usize) -> impl Iterator<Item = &str> {
     let mut start = offsets.next().unwrap_or(0);
     let mut consumed = 0usize;
     (1..=n).map(move |k| {
-        let want = total * k / n;
+        // Rounded up: the first piece carries text even when there are more chunks than
+        // characters (a short answer in many chunks), as a real model's first token does.
+        let want = (total * k).div_ceil(n);
         let mut end = start;
         while consumed < want {
             end = offsets.next().unwrap_or(text.len());
