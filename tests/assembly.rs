@@ -285,3 +285,38 @@ fn a_reload_keeps_open_streams_and_relay_connections_unless_upstream_changed() {
         "a new relay client has no connections to reuse"
     );
 }
+
+/// SIGHUP is the same reload: the file's new router model applies, the relay client stays.
+#[test]
+fn sighup_reloads_through_the_same_path() {
+    let w = World::new();
+    w.start();
+    let control = Client::new(&w.env.socket());
+    let status = control.status().expect("status");
+    let router = "gpt-5.4";
+    assert_ne!(status.router_model.as_deref(), Some(router), "{status:?}");
+
+    w.env
+        .write_config(&format!("{}model = \"{router}\"\n", w.config("")));
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &status.pid.to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    // The reload is asynchronous: wait until the daemon reports the new router model.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while control.status().expect("status").router_model.as_deref() != Some(router) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not reload the config"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(w.chat_auto(), router);
+    let log = std::fs::read_to_string(w.env.log_file()).unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains("SIGHUP: configuration reloaded"))
+        .unwrap_or_else(|| panic!("no reload line in the log:\n{log}"));
+    assert!(line.contains("Kept"), "{line}");
+}
