@@ -3,6 +3,9 @@
 
 mod util;
 
+/// One assembly point: `route-test` in-process and through the daemon agree; a reload keeps
+/// streams and relay connections unless the upstream settings changed.
+mod assembly;
 /// `init`, `config`, `models`, `route-test` through the real binary.
 mod cli_cmds;
 /// The daemon lifecycle through the real binary: start, status, stop, races, reload.

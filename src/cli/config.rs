@@ -182,13 +182,17 @@ fn warn_env_override(key: &str) {
 }
 
 /// Ask a running daemon to re-read its config and say what happened; silent when none runs.
+/// A rejected config is a refusal (the daemon keeps its old one); settings that need a
+/// restart come back as notes.
 fn reload_daemon() {
     let client = Client::default_socket().with_timeout(Duration::from_secs(10));
     match client.reload() {
-        Ok(data) => match reload_error(&data) {
-            Some(e) => ui::err(format!("llm-router: daemon kept its old config: {e}")),
-            None => ui::out("daemon reloaded"),
-        },
+        Ok(r) => {
+            ui::out("daemon reloaded");
+            for note in &r.notes {
+                ui::err(format!("note: {note}"));
+            }
+        }
         Err(ClientError::NotRunning(_)) => {}
         Err(ClientError::Refused(e)) => {
             ui::err(format!("llm-router: daemon kept its old config: {e}"));
@@ -196,21 +200,6 @@ fn reload_daemon() {
         Err(e) => ui::err(format!(
             "llm-router: could not ask the daemon to reload: {e} (run `llm-router stop && llm-router start`)"
         )),
-    }
-}
-
-/// A reload reply may report a rejected config in its data rather than as a refusal.
-fn reload_error(data: &Value) -> Option<String> {
-    let rejected = data.get("reloaded").and_then(Value::as_bool) == Some(false)
-        || data.get("ok").and_then(Value::as_bool) == Some(false);
-    let error = data
-        .get("error")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    match (rejected, error) {
-        (_, Some(e)) => Some(e),
-        (true, None) => Some("the daemon did not accept it (see its log)".into()),
-        (false, None) => None,
     }
 }
 

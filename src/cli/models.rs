@@ -68,19 +68,6 @@ struct Row {
     excluded: Option<String>,
 }
 
-/// The daemon's `models` reply data.
-#[derive(Debug, Deserialize)]
-struct DaemonModels {
-    #[serde(default)]
-    models: Vec<Value>,
-    #[serde(default)]
-    router_model: Option<String>,
-    #[serde(default)]
-    fetched_unix: Option<u64>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
 pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     // The config only says whether `router.model` is set; a broken or missing file must not
     // stop us from showing a running daemon's list.
@@ -110,15 +97,13 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
 /// The running daemon's table; `None` when no daemon answers.
 fn from_daemon(configured_router: &str) -> anyhow::Result<Option<View>> {
     let client = Client::default_socket().with_timeout(Duration::from_secs(10));
-    let data = match client.models() {
-        Ok(data) => data,
+    let reply = match client.models() {
+        Ok(reply) => reply,
         Err(ClientError::NotRunning(_)) => return Ok(None),
-        // An old daemon (protocol mismatch) or a refusal: the message says what to do.
+        // An old daemon (protocol mismatch, another shape) or a refusal: the message says
+        // what to do.
         Err(e) => return Err(e).context("could not get the model list from the daemon"),
     };
-    let reply: DaemonModels = serde_json::from_value(data).context(
-        "the daemon's model list has an unexpected shape (restart it: `llm-router stop && llm-router start`)",
-    )?;
     if reply.models.is_empty()
         && let Some(e) = &reply.error
     {

@@ -1,27 +1,25 @@
 //! `llm-router route-test`: which model a prompt would go to, and why, without answering it.
 //!
 //! Asks the running daemon over the control socket, so the answer reflects its live model
-//! list, cooldowns and config. With no daemon it builds the same engine in-process (config →
-//! `server::Runtime` → upstream model list joined with the catalog → the shared
-//! `server::route_test`) and says so. Either way the router model really is called: the
-//! decision is the one a real request would get.
+//! list, cooldowns and config. With no daemon it assembles the same gateway in-process (the
+//! config file through `server::assembly`, as `start` does, its model list fetched as the
+//! daemon fetches it) and answers through the same `daemon::reply::route_test`, and says
+//! so. Either way the router model really is called: the decision is the one a real request
+//! would get.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::catalog::{Catalog, join};
-use crate::config::{self, paths};
+use crate::config::paths;
 use crate::daemon::client::{Client, ClientError};
-use crate::daemon::lock;
-use crate::engine::Health;
-use crate::server::Runtime;
-use crate::server::models::display_url;
-use crate::server::route_test::{RouteTestRequest, route_test};
+use crate::daemon::protocol::{RouteDecision, RouteTest};
+use crate::daemon::{lock, reply};
+use crate::server::assembly::{self, Overrides, Source};
+use crate::server::models::{self, display_url};
 use crate::ui;
 
 /// The virtual model to route as.
@@ -75,10 +73,9 @@ pub struct Args {
 pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let prompt = read_prompt(args)?;
     let image = args.image.as_deref().map(image_url).transpose()?;
-    let req =
-        RouteTestRequest::from_prompt(args.mode.as_str(), &prompt, image.as_deref(), args.tools);
+    let req = RouteTest::from_prompt(args.mode.as_str(), &prompt, image.as_deref(), args.tools);
 
-    let (mut decision, via) = match ask_daemon(&req)? {
+    let (decision, via) = match ask_daemon(&req)? {
         Some((d, pid)) => (d, Via::Daemon(pid)),
         None => (in_process(&req, config_path)?, Via::InProcess),
     };
@@ -88,17 +85,14 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
         Via::InProcess => "daemon not running; routed in-process".to_string(),
     };
     if args.json {
-        if let Value::Object(o) = &mut decision {
-            o.insert(
-                "via".into(),
-                json!(match via {
-                    Via::Daemon(_) => "daemon",
-                    Via::InProcess => "in-process",
-                }),
-            );
-        }
         ui::err(&note);
-        ui::json(&decision);
+        ui::json(&Printed {
+            decision: &decision,
+            via: match via {
+                Via::Daemon(_) => "daemon",
+                Via::InProcess => "in-process",
+            },
+        });
     } else {
         ui::err(&note);
         print_human(&decision);
@@ -109,6 +103,14 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
 enum Via {
     Daemon(Option<u32>),
     InProcess,
+}
+
+/// `--json`: the decision and which side made it.
+#[derive(Serialize)]
+struct Printed<'a> {
+    #[serde(flatten)]
+    decision: &'a RouteDecision,
+    via: &'static str,
 }
 
 fn read_prompt(args: &Args) -> anyhow::Result<String> {
@@ -170,7 +172,7 @@ fn data_url(path: &Path, bytes: &[u8]) -> String {
 }
 
 /// The daemon's decision, or None when no daemon runs.
-fn ask_daemon(req: &RouteTestRequest) -> anyhow::Result<Option<(Value, Option<u32>)>> {
+fn ask_daemon(req: &RouteTest) -> anyhow::Result<Option<(RouteDecision, Option<u32>)>> {
     let Some(holder) = lock::probe(&paths::lock_file())? else {
         return Ok(None);
     };
@@ -182,83 +184,70 @@ fn ask_daemon(req: &RouteTestRequest) -> anyhow::Result<Option<(Value, Option<u3
     }
 }
 
-/// The same engine as the daemon's, built here for one decision.
-fn in_process(req: &RouteTestRequest, config_path: Option<&Path>) -> anyhow::Result<Value> {
-    let loaded = config::load(config_path)?;
-    let key = loaded.upstream_key(&|n| std::env::var(n).ok());
-    let cfg = loaded.config;
-    let port = cfg.server.port;
-    // Built before the runtime so "no upstream configured" needs no runtime at all.
-    let runtime = Runtime::build(cfg, port, Arc::new(Health::new()), key)?;
+/// The daemon's gateway, assembled here for one decision: the same config loading, runtime,
+/// model fetch and dry run as `start` and the control socket's `route_test`.
+fn in_process(req: &RouteTest, config_path: Option<&Path>) -> anyhow::Result<RouteDecision> {
+    let source = Source::new(config_path.map(Path::to_path_buf), Overrides::default());
+    let settings = source.load()?;
+    // Nothing listens: the address only feeds the Host check, which a dry run never meets.
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], settings.config.server.port));
+    let state = assembly::build(settings, addr, false, Some(source))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let decision = rt.block_on(async {
-        let raw = runtime.upstream.models().await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot list the models of {}: {e}; check `upstream.base_url` and the key (`llm-router config get upstream`)",
-                display_url(runtime.upstream.base())
-            )
-        })?;
-        let facts = join(&raw, Catalog::embedded(), &runtime.config.models);
-        route_test(&runtime, &facts, req)
+        if !models::refresh_once(&state).await {
+            let m = state.models.load();
+            anyhow::bail!(
+                "cannot list the models of {}: {}; check `upstream.base_url` and the key (`llm-router config get upstream`)",
+                display_url(state.runtime.load().upstream.base()),
+                m.error.as_deref().unwrap_or("no answer")
+            );
+        }
+        reply::route_test(&state, req.clone())
             .await
             .map_err(|e| anyhow::anyhow!("{}", e.message))
     })?;
     rt.shutdown_timeout(std::time::Duration::from_millis(50));
-    serde_json::to_value(&decision).context("cannot serialise the decision")
+    Ok(decision)
 }
 
-fn print_human(d: &Value) {
-    let s = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
-    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    let effort = match (s("effort"), s("applied_effort")) {
-        (Some(e), Some(a)) if e == a => e,
+fn print_human(d: &RouteDecision) {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let effort = match (&d.effort, &d.applied_effort) {
+        (Some(e), Some(a)) if e == a => e.clone(),
         (Some(e), Some(a)) => format!("{e} (sent as {a})"),
         (Some(e), None) => format!("{e} (not sent: the target does not take reasoning_effort)"),
         (None, _) => "-".into(),
     };
-    let by_router = s("source").as_deref() == Some("router");
-    let router = s("router_model").unwrap_or_else(|| "none".into());
-    let ms = d.get("router_ms").and_then(Value::as_u64).unwrap_or(0);
+    let router = d.router_model.as_deref().unwrap_or("none");
+    let ms = d.router_ms;
     let cost = d
-        .get("router_cost")
-        .and_then(Value::as_f64)
+        .router_cost
         .map_or_else(|| "unknown cost".into(), |c| format!("${c:.6}"));
-    let decided = if by_router {
+    let decided = if d.source == "router" {
         format!("router model {router} ({ms} ms, {cost})")
     } else {
-        match s("router_error") {
+        match &d.router_error {
             Some(e) => format!("fallback policy (router {router} failed after {ms} ms: {e})"),
             None => "fallback policy".to_string(),
         }
     };
-    let candidates = d
-        .get("candidates")
-        .and_then(Value::as_array)
-        .map(|c| {
-            c.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
     ui::out(ui::kv(&[
-        ("Target", dash(s("target"))),
-        ("Mode", dash(s("mode"))),
+        ("Target", d.target.clone()),
+        ("Mode", d.mode.clone()),
         ("Effort", effort),
-        ("Task type", dash(s("task_type"))),
-        ("Difficulty", dash(s("difficulty"))),
+        ("Task type", dash(&d.task_type)),
+        ("Difficulty", dash(&d.difficulty)),
         (
             "Confidence",
-            d.get("confidence")
-                .and_then(Value::as_f64)
+            d.confidence
                 .map_or_else(|| "-".into(), |c| format!("{c:.2}")),
         ),
-        ("Reason", dash(s("reason"))),
+        ("Reason", d.reason.clone()),
         ("Decided by", decided),
-        ("Candidates", candidates),
+        ("Candidates", d.candidates.join(", ")),
     ]));
 }
 

@@ -20,14 +20,15 @@ use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::Value;
 
 use crate::config::{self, Config, paths};
 use crate::daemon::client::Client;
 use crate::daemon::info::DaemonInfo;
 use crate::daemon::lock::{self, Acquire, DaemonLock, Holder, StartupLock};
-use crate::daemon::run::{Overrides, Spec};
+use crate::daemon::protocol::Status;
+use crate::daemon::run::Spec;
 use crate::server::ServeError;
+use crate::server::assembly::{Overrides, Source};
 use crate::ui;
 
 #[derive(Debug, clap::Args)]
@@ -59,16 +60,16 @@ pub struct Args {
 const ERROR_PREFIX: &str = "llm-router: ";
 
 pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let loaded = config::load(config_path)?;
-    let mut key = loaded.upstream_key(&|n| std::env::var(n).ok());
-    let mut cfg = loaded.config;
     let overrides = Overrides {
         port: args.port,
         host: args.host.clone(),
         demo_upstream: None,
     };
-    overrides.apply(&mut cfg, &mut key);
-    cfg.validate()?;
+    // Loaded here, before anything is spawned, so a bad file is this command's error line;
+    // the daemon builds from it through the same assembly point.
+    let settings = Source::new(config_path.map(Path::to_path_buf), overrides.clone()).load()?;
+    let (cfg, key) = (settings.config, settings.key);
+    let loaded_path = settings.path.unwrap_or_else(config::paths::config_file);
     if !args.demo && cfg.upstream_v1_base().is_none() {
         return Err(ServeError::NoUpstream.into());
     }
@@ -79,7 +80,7 @@ pub fn run(args: &Args, config_path: Option<&Path>) -> anyhow::Result<ExitCode> 
         crate::ui::err(format!("llm-router: warning: {why}"));
     }
     // Absolute, so the daemon's reloads read the same file whatever happens to its cwd.
-    let config_path = std::path::absolute(&loaded.path).unwrap_or(loaded.path);
+    let config_path = std::path::absolute(&loaded_path).unwrap_or(loaded_path);
     if args.foreground || args.daemon_child {
         attached(args, cfg, key, config_path, overrides)
     } else {
@@ -204,8 +205,7 @@ fn detach(args: &Args, config_path: &Path) -> anyhow::Result<ExitCode> {
     pb.finish_and_clear();
     match outcome {
         Ready::Up(status) => {
-            let pid = status.get("pid").and_then(Value::as_u64).unwrap_or(0);
-            if pid != u64::from(child.id()) {
+            if status.pid != child.id() {
                 // A `start --foreground` won the lock between our check and our child.
                 ui::out(already_running(&lock::read_holder(&paths::lock_file())));
                 return Ok(ExitCode::SUCCESS);
@@ -280,7 +280,7 @@ fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
 
 enum Ready {
     /// The control socket answered `status` (the reply) and `/health` answered 200.
-    Up(Value),
+    Up(Box<Status>),
     Exited(ExitStatus),
     /// With the last probe error.
     TimedOut(String),
@@ -295,13 +295,10 @@ fn wait_ready(child: &mut Child, wait: Duration) -> Ready {
             return Ready::Exited(code);
         }
         match client.status() {
-            Ok(status) => {
-                let url = status.get("url").and_then(Value::as_str).unwrap_or("");
-                match crate::daemon::health_check(url, Duration::from_secs(2)) {
-                    Ok(()) => return Ready::Up(status),
-                    Err(e) => last = e,
-                }
-            }
+            Ok(status) => match crate::daemon::health_check(&status.url, Duration::from_secs(2)) {
+                Ok(()) => return Ready::Up(Box::new(status)),
+                Err(e) => last = e,
+            },
             Err(e) => last = e.to_string(),
         }
         if Instant::now() >= deadline {
@@ -336,7 +333,7 @@ fn already_running(holder: &Holder) -> String {
             .with_timeout(Duration::from_secs(2))
             .status()
             .ok()
-            .and_then(|s| s.get("url").and_then(Value::as_str).map(str::to_string))
+            .map(|s| s.url)
     });
     let pid = holder.pid.or(info.as_ref().map(|i| i.pid));
     match (pid, url) {
@@ -347,27 +344,15 @@ fn already_running(holder: &Holder) -> String {
     }
 }
 
-fn print_started(status: &Value, log_path: &Path) {
-    let s = |k: &str| {
-        status
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string()
-    };
-    let pid = status
-        .get("pid")
-        .and_then(Value::as_u64)
-        .map_or_else(|| "?".into(), |p| p.to_string());
-    let demo = status.get("demo").and_then(Value::as_bool) == Some(true);
-    ui::out(if demo {
+fn print_started(status: &Status, log_path: &Path) {
+    ui::out(if status.demo {
         "llm-router started (demo: answers come from a built-in simulated relay)"
     } else {
         "llm-router started"
     });
     ui::out(ui::kv(&[
-        ("URL", s("url")),
-        ("PID", pid),
+        ("URL", status.url.clone()),
+        ("PID", status.pid.to_string()),
         ("Log", log_path.display().to_string()),
     ]));
     ui::out("Point OpenAI clients at it: eval \"$(llm-router env)\"");

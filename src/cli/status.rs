@@ -8,12 +8,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::config::paths;
 use crate::daemon::client::{Client, ClientError};
 use crate::daemon::lock;
 use crate::daemon::process;
+use crate::daemon::protocol::{ProcessUsage, Status, Totals};
 use crate::ui;
 
 /// Exit code for "not running" (as `systemctl status` and LSB init scripts use).
@@ -48,14 +49,10 @@ pub fn run(args: &Args, _config_path: Option<&Path>) -> anyhow::Result<ExitCode>
         .status()
     {
         Ok(mut s) => {
-            let usage = s
-                .get("pid")
-                .and_then(Value::as_u64)
-                .and_then(|p| u32::try_from(p).ok())
-                .and_then(process::usage);
-            if let Value::Object(o) = &mut s {
-                o.insert("process".into(), json!(usage));
-            }
+            s.process = process::usage(s.pid).map(|u| ProcessUsage {
+                cpu_percent: u.cpu_percent,
+                memory_bytes: u.memory_bytes,
+            });
             if args.json {
                 ui::json(&s);
             } else {
@@ -94,33 +91,23 @@ pub fn run(args: &Args, _config_path: Option<&Path>) -> anyhow::Result<ExitCode>
 }
 
 /// "12 requests, $0.0421 spent ($0.0009 on routing), saved $0.3100 vs always-strongest".
-fn usage_line(s: &Value, period: &str) -> String {
-    let Some(t) = get(s, &["usage", period]) else {
-        return match get(s, &["usage", "error"]).and_then(Value::as_str) {
+fn usage_line(
+    s: &Status,
+    period: fn(&crate::daemon::protocol::Usage) -> Option<&Totals>,
+) -> String {
+    let Some(u) = &s.usage else {
+        return "usage accounting is off (usage.enabled)".into();
+    };
+    let Some(t) = period(u) else {
+        return match &u.error {
             Some(e) => format!("usage unavailable: {e}"),
-            None => "usage accounting is off (usage.enabled)".into(),
+            None => "usage unavailable".into(),
         };
     };
-    let f = |k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(0.0);
     format!(
         "{} requests, ${:.4} spent (${:.4} on routing), saved ${:.4} vs always-strongest",
-        t.get("requests").and_then(Value::as_u64).unwrap_or(0),
-        f("spend_usd"),
-        f("router_spend_usd"),
-        f("saved_usd"),
+        t.requests, t.spend_usd, t.router_spend_usd, t.saved_usd,
     )
-}
-
-fn str_of<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    get(v, path).and_then(Value::as_str)
-}
-
-fn u64_of(v: &Value, path: &[&str]) -> Option<u64> {
-    get(v, path).and_then(Value::as_u64)
-}
-
-fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, k| v.get(k))
 }
 
 /// `2h 05m`, `3m 12s`, `42s`.
@@ -156,121 +143,86 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn print_human(s: &Value, recent: usize) {
-    let text = |path: &[&str]| str_of(s, path).unwrap_or("?").to_string();
-    let draining = get(s, &["draining"]).and_then(Value::as_bool) == Some(true);
-    let demo = get(s, &["demo"]).and_then(Value::as_bool) == Some(true);
-    ui::out(match (draining, demo) {
+fn print_human(s: &Status, recent: usize) {
+    ui::out(match (s.draining, s.demo) {
         (true, _) => "llm-router is running (draining: stopping after open requests finish)",
         (false, true) => "llm-router is running (demo: simulated relay)",
         (false, false) => "llm-router is running",
     });
 
-    let upstream = {
-        let url = text(&["upstream", "base_url"]);
-        match get(s, &["upstream", "reachable"]).and_then(Value::as_bool) {
-            Some(true) => format!("{url} (reachable)"),
-            _ => match str_of(s, &["upstream", "error"]) {
-                Some(e) => format!("{url} (unreachable: {})", truncate(e, 80)),
-                None => format!("{url} (not checked yet)"),
-            },
+    let up = &s.upstream;
+    let upstream = if up.reachable {
+        format!("{} (reachable)", up.base_url)
+    } else {
+        match &up.error {
+            Some(e) => format!("{} (unreachable: {})", up.base_url, truncate(e, 80)),
+            None => format!("{} (not checked yet)", up.base_url),
         }
     };
-    let process = match get(s, &["process"]).filter(|p| !p.is_null()) {
-        Some(p) => (
-            format!(
-                "{:.1}%",
-                get(p, &["cpu_percent"])
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0)
-            ),
-            bytes(u64_of(p, &["memory_bytes"]).unwrap_or(0)),
-        ),
+    let process = match &s.process {
+        Some(p) => (format!("{:.1}%", p.cpu_percent), bytes(p.memory_bytes)),
         None => ("?".into(), "?".into()),
     };
+    let st = &s.stats;
     let requests = format!(
         "{} ({} errors, {} by fallback policy, {} in flight)",
-        u64_of(s, &["stats", "requests"]).unwrap_or(0),
-        u64_of(s, &["stats", "errors"]).unwrap_or(0),
-        u64_of(s, &["stats", "fallbacks"]).unwrap_or(0),
-        u64_of(s, &["stats", "in_flight"]).unwrap_or(0),
+        st.requests, st.errors, st.fallbacks, st.in_flight,
     );
+    let log = if s.log_path.as_os_str().is_empty() {
+        "stderr (running in the foreground)".to_string()
+    } else {
+        s.log_path.display().to_string()
+    };
     ui::out(ui::kv(&[
-        (
-            "PID",
-            u64_of(s, &["pid"]).map_or_else(|| "?".into(), |p| p.to_string()),
-        ),
-        ("Version", text(&["version"])),
-        (
-            "Uptime",
-            u64_of(s, &["uptime_secs"]).map_or_else(|| "?".into(), duration),
-        ),
-        ("URL", text(&["url"])),
-        ("Config", text(&["config_path"])),
-        (
-            "Log",
-            match str_of(s, &["log_path"]) {
-                Some("") => "stderr (running in the foreground)".to_string(),
-                other => other.unwrap_or("?").to_string(),
-            },
-        ),
+        ("PID", s.pid.to_string()),
+        ("Version", s.version.clone()),
+        ("Uptime", duration(s.uptime_secs)),
+        ("URL", s.url.clone()),
+        ("Config", s.config_path.display().to_string()),
+        ("Log", log),
         ("Upstream", upstream),
         (
             "Router model",
-            str_of(s, &["router_model"])
-                .unwrap_or("none yet (no priced model listed)")
-                .to_string(),
+            s.router_model
+                .clone()
+                .unwrap_or_else(|| "none yet (no priced model listed)".into()),
         ),
-        (
-            "Models",
-            u64_of(s, &["models"]).map_or_else(|| "?".into(), |n| n.to_string()),
-        ),
+        ("Models", s.models.to_string()),
         ("CPU", process.0),
         ("Memory", process.1),
         ("Requests", requests),
-        ("Today", usage_line(s, "today")),
-        ("Last 7 days", usage_line(s, "last_7_days")),
+        ("Today", usage_line(s, |u| u.today.as_ref())),
+        ("Last 7 days", usage_line(s, |u| u.last_7_days.as_ref())),
     ]));
 
-    if let Some(per) = get(s, &["stats", "per_target"]).and_then(Value::as_object)
-        && !per.is_empty()
-    {
-        let mut rows: Vec<(String, u64)> = per
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-            .collect();
-        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if !st.per_target.is_empty() {
+        let mut rows: Vec<(&String, u64)> = st.per_target.iter().map(|(k, &n)| (k, n)).collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         ui::out("");
         ui::out("Requests per model");
         ui::out(ui::table(
             &["model", "requests"],
             rows.into_iter()
-                .map(|(k, n)| vec![k, n.to_string()])
+                .map(|(k, n)| vec![k.clone(), n.to_string()])
                 .collect(),
         ));
     }
 
-    if let Some(list) = get(s, &["stats", "recent"]).and_then(Value::as_array)
-        && !list.is_empty()
-        && recent > 0
-    {
+    if !st.recent.is_empty() && recent > 0 {
         let now = crate::server::stats::now_unix();
-        let rows: Vec<Vec<String>> = list
+        let rows: Vec<Vec<String>> = st
+            .recent
             .iter()
             .take(recent)
             .map(|d| {
-                let ago = now.saturating_sub(u64_of(d, &["at_unix"]).unwrap_or(now));
+                let ago = now.saturating_sub(d.at_unix);
                 vec![
                     format!("{} ago", duration(ago)),
-                    format!(
-                        "{} → {}",
-                        str_of(d, &["model"]).unwrap_or("?"),
-                        str_of(d, &["target"]).unwrap_or("?")
-                    ),
-                    str_of(d, &["decision"]).unwrap_or("?").to_string(),
-                    str_of(d, &["effort"]).unwrap_or("-").to_string(),
-                    u64_of(d, &["status"]).map_or_else(|| "?".into(), |c| c.to_string()),
-                    truncate(str_of(d, &["reason"]).unwrap_or(""), 60),
+                    format!("{} → {}", d.model, d.target),
+                    d.decision.clone(),
+                    d.effort.clone().unwrap_or_else(|| "-".into()),
+                    d.status.to_string(),
+                    truncate(&d.reason, 60),
                 ]
             })
             .collect();
@@ -282,23 +234,22 @@ fn print_human(s: &Value, recent: usize) {
         ));
     }
 
-    if let Some(health) = get(s, &["health"]).and_then(Value::as_array) {
-        let cooling: Vec<Vec<String>> = health
-            .iter()
-            .filter_map(|h| {
-                let secs = u64_of(h, &["cooldown_remaining_secs"])?;
-                Some(vec![
-                    str_of(h, &["model"]).unwrap_or("?").to_string(),
-                    format!("{secs}s"),
-                    u64_of(h, &["failures"]).unwrap_or(0).to_string(),
-                ])
-            })
-            .collect();
-        if !cooling.is_empty() {
-            ui::out("");
-            ui::out("Cooling down (skipped after repeated failures)");
-            ui::out(ui::table(&["model", "remaining", "failures"], cooling));
-        }
+    let cooling: Vec<Vec<String>> = s
+        .health
+        .iter()
+        .filter_map(|h| {
+            let secs = h.cooldown_remaining_secs?;
+            Some(vec![
+                h.model.clone(),
+                format!("{secs}s"),
+                h.failures.to_string(),
+            ])
+        })
+        .collect();
+    if !cooling.is_empty() {
+        ui::out("");
+        ui::out("Cooling down (skipped after repeated failures)");
+        ui::out(ui::table(&["model", "remaining", "failures"], cooling));
     }
 }
 

@@ -8,13 +8,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::config::paths;
 use crate::daemon::client::{Client, ClientError};
 use crate::daemon::info::DaemonInfo;
 use crate::daemon::lock;
 use crate::daemon::process::{self, Sig};
+use crate::daemon::protocol::Stopping;
 use crate::ui;
 
 /// Extra time on top of the daemon's drain period before `stop` gives up.
@@ -65,11 +64,7 @@ pub fn run(args: &Args, _config_path: Option<&Path>) -> anyhow::Result<ExitCode>
             "cannot ask llm-router ({pid_text}) to stop: {e}; run `llm-router stop --force`"
         )
     })?;
-    let drain = reply
-        .get("drain_secs")
-        .and_then(Value::as_u64)
-        .unwrap_or(30);
-    let in_flight = reply.get("in_flight").and_then(Value::as_u64).unwrap_or(0);
+    let (drain, in_flight) = (reply.drain_secs, reply.in_flight);
     let timeout = Duration::from_secs(args.timeout.unwrap_or(drain + MARGIN_SECS));
     let msg = if in_flight > 0 {
         format!(
@@ -132,7 +127,7 @@ fn force(pid: Option<u32>, timeout: Option<u64>, lock_path: &Path) -> anyhow::Re
 
 /// Send `stop`. A daemon that holds the lock but has no socket yet is still starting: retry
 /// for a few seconds rather than failing. `None` when it exited meanwhile.
-fn ask_to_stop(lock_path: &Path) -> anyhow::Result<Option<Result<Value, ClientError>>> {
+fn ask_to_stop(lock_path: &Path) -> anyhow::Result<Option<Result<Stopping, ClientError>>> {
     let client = Client::default_socket().with_timeout(Duration::from_secs(10));
     let deadline = Instant::now() + Duration::from_secs(STARTING_SECS);
     loop {

@@ -1,14 +1,16 @@
 //! The control client used by `stop`, `status`, `models`, `route-test` and `config`.
 //!
-//! Blocking on purpose: CLI commands make one or two calls and need no async runtime.
+//! Blocking on purpose: CLI commands make one or two calls and need no async runtime. Each
+//! request has a typed method returning its reply type from `protocol.rs`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::protocol::{PROTOCOL_VERSION, Reply, Request};
+use super::protocol::{self, Envelope, PROTOCOL_VERSION, Reply, Request};
 
 /// Why a control call failed.
 #[derive(Debug, thiserror::Error)]
@@ -95,22 +97,17 @@ impl Client {
             return Err(ClientError::BadReply("empty reply".into()));
         }
         // Check the protocol before trusting the shape of the rest.
-        let raw: Value =
+        let envelope: Envelope =
             serde_json::from_str(&reply).map_err(|e| ClientError::BadReply(e.to_string()))?;
-        let theirs = raw.get("protocol").and_then(Value::as_u64).unwrap_or(0) as u32;
-        if theirs != PROTOCOL_VERSION {
+        if envelope.protocol != PROTOCOL_VERSION {
             return Err(ClientError::Protocol {
-                theirs,
+                theirs: envelope.protocol,
                 ours: PROTOCOL_VERSION,
-                version: raw
-                    .get("version")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_string(),
+                version: envelope.version.unwrap_or_else(|| "unknown".into()),
             });
         }
         let reply: Reply =
-            serde_json::from_value(raw).map_err(|e| ClientError::BadReply(e.to_string()))?;
+            serde_json::from_str(&reply).map_err(|e| ClientError::BadReply(e.to_string()))?;
         if reply.ok {
             Ok(reply.data)
         } else {
@@ -125,27 +122,37 @@ impl Client {
         Err(ClientError::NotRunning(self.socket.clone()))
     }
 
-    pub fn status(&self) -> Result<Value, ClientError> {
-        self.call(&Request::Status)
+    /// Send one request and read its reply's data as `T`.
+    fn typed<T: DeserializeOwned>(&self, req: &Request) -> Result<T, ClientError> {
+        let data = self.call(req)?;
+        serde_json::from_value(data).map_err(|e| {
+            ClientError::BadReply(format!(
+                "{e} (a daemon of another build? restart it: `llm-router stop && llm-router start`)"
+            ))
+        })
     }
 
-    pub fn reload(&self) -> Result<Value, ClientError> {
-        self.call(&Request::Reload)
+    pub fn status(&self) -> Result<protocol::Status, ClientError> {
+        self.typed(&Request::Status)
     }
 
-    pub fn models(&self) -> Result<Value, ClientError> {
-        self.call(&Request::Models)
+    pub fn reload(&self) -> Result<protocol::Reloaded, ClientError> {
+        self.typed(&Request::Reload)
     }
 
-    pub fn stop(&self) -> Result<Value, ClientError> {
-        self.call(&Request::Stop)
+    pub fn models(&self) -> Result<protocol::Models, ClientError> {
+        self.typed(&Request::Models)
+    }
+
+    pub fn stop(&self) -> Result<protocol::Stopping, ClientError> {
+        self.typed(&Request::Stop)
     }
 
     pub fn route_test(
         &self,
-        req: crate::server::route_test::RouteTestRequest,
-    ) -> Result<Value, ClientError> {
-        self.call(&Request::RouteTest(req))
+        req: protocol::RouteTest,
+    ) -> Result<protocol::RouteDecision, ClientError> {
+        self.typed(&Request::RouteTest(req))
     }
 }
 
@@ -211,6 +218,17 @@ mod tests {
         }
         let sent: Value = serde_json::from_str(&server.join().unwrap()).unwrap();
         assert_eq!(sent["cmd"], "reload");
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_shape_is_unreadable_not_misread() {
+        let (_dir, sock, _server) = fake_daemon(format!(
+            r#"{{"protocol":{PROTOCOL_VERSION},"version":"0.1.0","ok":true,"data":{{"stopping":"yes"}}}}"#
+        ));
+        match Client::new(&sock).stop() {
+            Err(ClientError::BadReply(m)) => assert!(m.contains("restart it"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

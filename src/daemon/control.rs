@@ -4,20 +4,19 @@
 //! Invariants: the socket is bound only by the lock holder, which is what makes removing a
 //! stale socket file safe; the socket is 0600 inside a 0700 directory, so only this user can
 //! talk to the daemon; every reply carries the protocol version (via [`Reply`]); `stop` is
-//! answered before the drain starts, so the client always gets its reply.
+//! answered before the drain starts, so the client always gets its reply. The replies are
+//! built in `reply.rs`; a reload is the gateway's one reload (`server::assembly::reload`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
-
+use super::info::DaemonInfo;
 use super::lock::DaemonLock;
-use super::protocol::{PROTOCOL_VERSION, Reply, Request};
-use super::run::Daemon;
+use super::protocol::{Reply, Request};
+use super::reply;
 use crate::config::paths;
-use crate::server::models::{ModelState, display_url, loaded};
-use crate::server::{Runtime, route_test};
+use crate::server::{AppState, assembly};
 
 /// Largest request line accepted (a route-test may carry a base64 image).
 const MAX_REQUEST: u64 = 64 * 1024 * 1024;
@@ -48,6 +47,12 @@ pub enum ControlError {
     },
     #[error("control sockets need a unix system; {path} cannot be served here")]
     Unsupported { path: PathBuf },
+}
+
+/// Everything the control endpoint needs about the running daemon.
+pub struct Daemon {
+    pub state: Arc<AppState>,
+    pub info: DaemonInfo,
 }
 
 #[cfg(unix)]
@@ -158,113 +163,33 @@ async fn connection(stream: tokio::net::UnixStream, d: &Daemon) -> std::io::Resu
 /// Answer one request.
 pub async fn dispatch(d: &Daemon, req: Request) -> Reply {
     match req {
-        Request::Status => Reply::ok(status(d)),
-        Request::Reload => match d.reloader.reload(&d.state) {
-            Ok(notes) => {
-                tracing::info!(?notes, "configuration reloaded over the control socket");
-                Reply::ok(json!({
-                    "reloaded": true,
-                    "config_path": d.reloader.config_path,
-                    "notes": notes,
-                }))
+        Request::Status => Reply::ok(&reply::status(&d.state, &d.info)),
+        Request::Reload => {
+            // Reading the file blocks: off the async workers.
+            let st = d.state.clone();
+            match tokio::task::spawn_blocking(move || assembly::reload(&st)).await {
+                Ok(Ok(r)) => {
+                    tracing::info!(
+                        notes = ?r.notes,
+                        relay_client = ?r.relay_client,
+                        "configuration reloaded over the control socket"
+                    );
+                    Reply::ok(&reply::reloaded(r))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reload failed; keeping the old configuration");
+                    Reply::err(format!("{e} (the running configuration is unchanged)"))
+                }
+                Err(e) => Reply::err(format!(
+                    "the reload failed: {e} (the running configuration is unchanged)"
+                )),
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "reload failed; keeping the old configuration");
-                Reply::err(format!("{e} (the running configuration is unchanged)"))
-            }
+        }
+        Request::RouteTest(req) => match reply::route_test(&d.state, req).await {
+            Ok(decision) => Reply::ok(&decision),
+            Err(e) => Reply::err(e.message),
         },
-        Request::RouteTest(req) => {
-            // Right after start the first model fetch may still be running: share it (or
-            // fetch on demand when the relay was down at start).
-            let models = loaded(&d.state).await;
-            let rt = d.state.runtime.load_full();
-            match route_test::route_test(&rt, &models.facts, &req).await {
-                Ok(decision) => match serde_json::to_value(&decision) {
-                    Ok(v) => Reply::ok(v),
-                    Err(e) => Reply::err(format!("cannot serialise the decision: {e}")),
-                },
-                Err(e) => Reply::err(e.message),
-            }
-        }
-        Request::Models => {
-            let rt = d.state.runtime.load_full();
-            let models = d.state.models.load_full();
-            Reply::ok(json!({
-                "models": models.facts,
-                "router_model": router_model(&rt, &models),
-                "fetched_unix": models.fetched_unix,
-                "error": models.error,
-            }))
-        }
-        Request::Stop => Reply::ok(json!({
-            "stopping": true,
-            "pid": d.info.pid,
-            "drain_secs": d.state.runtime.load().config.server.drain_secs,
-            "in_flight": d.state.stats.view().in_flight,
-        })),
+        Request::Models => Reply::ok(&reply::models(&d.state)),
+        Request::Stop => Reply::ok(&reply::stopping(&d.state, &d.info)),
     }
-}
-
-/// The router model the engine would use now, else the configured one.
-fn router_model(rt: &Runtime, models: &ModelState) -> Option<String> {
-    rt.engine
-        .router_model(&models.facts)
-        .map(|m| m.id.clone())
-        .or_else(|| {
-            let configured = rt.config.router.model.trim();
-            (!configured.is_empty()).then(|| configured.to_string())
-        })
-}
-
-/// The `status` reply (documented in docs/daemon.md; `status --json` prints it).
-fn status(d: &Daemon) -> Value {
-    let st = &d.state;
-    let rt = st.runtime.load_full();
-    let models = st.models.load_full();
-    json!({
-        "running": true,
-        "pid": d.info.pid,
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocol": PROTOCOL_VERSION,
-        "uptime_secs": st.started.elapsed().as_secs(),
-        "started_at": d.info.started_at,
-        "url": d.info.url,
-        "host": d.info.host,
-        "port": d.info.port,
-        "config_path": d.info.config_path,
-        "log_path": d.info.log_path,
-        "socket": d.info.socket,
-        "lock_path": paths::lock_file(),
-        "demo": st.demo,
-        "draining": st.shutdown.is_cancelled(),
-        "drain_secs": rt.config.server.drain_secs,
-        "upstream": {
-            "base_url": display_url(rt.upstream.base()),
-            "reachable": models.reachable(),
-            "error": models.error,
-            "last_refresh_unix": models.fetched_unix,
-        },
-        "router_model": router_model(&rt, &models),
-        "models": models.facts.len(),
-        "stats": st.stats.view(),
-        "health": st.health.snapshot(Instant::now()),
-        "usage": usage_totals(st),
-    })
-}
-
-/// Today's and the last 7 days' totals from the usage database, when accounting is on.
-fn usage_totals(st: &crate::server::AppState) -> Value {
-    let Some(db) = st.usage_db.get() else {
-        return Value::Null;
-    };
-    let now = crate::usage::now_unix_ms();
-    let read = || -> Result<Value, crate::usage::UsageError> {
-        let r = crate::usage::UsageReader::open(db)?;
-        Ok(json!({
-            "db": db,
-            "today": r.totals(crate::usage::utc_day_start(now))?,
-            "last_7_days": r.totals(now - 7 * 24 * 3600 * 1000)?,
-        }))
-    };
-    read().unwrap_or_else(|e| json!({"db": db, "error": e.to_string()}))
 }

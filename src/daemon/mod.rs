@@ -1,5 +1,10 @@
 //! The background daemon: lock file, the daemon's life (`run`), the control endpoint (server
-//! in `control`, client in `client`, wire format in `protocol`) and `daemon.json` (`info`).
+//! in `control`, its replies in `reply`, client in `client`, wire types in `protocol`) and
+//! `daemon.json` (`info`).
+//!
+//! Dependencies point one way: `run` → `control` → `reply` → `protocol`; `client` →
+//! `protocol`; `protocol` depends on serde alone, so the CLI and the daemon share it
+//! without sharing anything else.
 //!
 //! Only this module touches the lock file and the control socket. The lock (held
 //! exclusively for the daemon's lifetime, never deleted) is the truth about "running"; the
@@ -13,6 +18,7 @@ pub mod info;
 pub mod lock;
 pub mod process;
 pub mod protocol;
+pub mod reply;
 pub mod run;
 
 use std::io::{Read, Write};

@@ -13,11 +13,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Config, ConfigError};
-use crate::engine::Health;
-use crate::server::{self, AppState, Runtime, ServeError};
+use crate::config::{Config, ConfigError};
+use crate::server::assembly::{self, Settings, Source};
+use crate::server::{self, ServeError};
 
-use super::control::{self, ControlError};
+use super::control::{self, ControlError, Daemon};
 use super::info::{DaemonInfo, InfoError};
 use super::lock::DaemonLock;
 
@@ -36,67 +36,8 @@ pub enum DaemonError {
     Demo(std::io::Error),
 }
 
-/// Command-line settings that win over the config file, kept so a reload re-applies them
-/// (otherwise a SIGHUP would silently drop `--port` or the demo relay).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub port: Option<u16>,
-    pub host: Option<String>,
-    /// The simulated relay's URL under `--demo` (the relay key is then dropped).
-    pub demo_upstream: Option<String>,
-}
-
-impl Overrides {
-    pub fn apply(&self, cfg: &mut Config, key: &mut Option<String>) {
-        if let Some(p) = self.port {
-            cfg.server.port = p;
-        }
-        if let Some(h) = &self.host {
-            cfg.server.host = h.clone();
-        }
-        if let Some(u) = &self.demo_upstream {
-            cfg.upstream.base_url = u.clone();
-            *key = None;
-        }
-    }
-}
-
-/// Re-reads the config file into a running gateway.
-#[derive(Debug, Clone)]
-pub struct Reloader {
-    pub config_path: PathBuf,
-    pub overrides: Overrides,
-}
-
-impl Reloader {
-    /// Load, validate and swap in the config. On any error the running config stays.
-    /// Returns notes for settings that only a restart applies.
-    pub fn reload(&self, state: &AppState) -> Result<Vec<String>, DaemonError> {
-        let loaded = config::load(Some(&self.config_path))?;
-        let mut key = loaded.upstream_key(&|n| std::env::var(n).ok());
-        let mut cfg = loaded.config;
-        self.overrides.apply(&mut cfg, &mut key);
-        cfg.validate()?;
-        let mut notes = Vec::new();
-        if cfg.server.port != state.addr.port() {
-            notes.push(format!(
-                "server.port is now {} but the gateway keeps listening on {} until a restart (`llm-router stop && llm-router start`)",
-                cfg.server.port,
-                state.addr.port()
-            ));
-        }
-        let runtime = Runtime::build(cfg, state.addr.port(), state.health.clone(), key)?;
-        state.reload(runtime);
-        Ok(notes)
-    }
-}
-
-/// Everything the control endpoint needs about the running daemon.
-pub struct Daemon {
-    pub state: Arc<AppState>,
-    pub reloader: Reloader,
-    pub info: DaemonInfo,
-}
+/// Re-exported: the overrides belong to the assembly point, which re-applies them on reload.
+pub use crate::server::assembly::Overrides;
 
 /// What [`run`] needs; `config` already has the overrides applied.
 #[derive(Debug)]
@@ -116,8 +57,8 @@ pub struct Spec {
 /// caller holds the daemon lock, which makes removing a stale control socket safe.
 pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
     let Spec {
-        mut config,
-        mut key,
+        config,
+        key,
         demo,
         config_path,
         mut overrides,
@@ -130,21 +71,26 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
             .await
             .map_err(DaemonError::Demo)?;
         overrides.demo_upstream = Some(sim.base_url());
-        overrides.apply(&mut config, &mut key);
         Some(sim)
     } else {
         None
     };
-    let listener = server::bind(&config.server.host, config.server.port).await?;
+    // Applying the overrides again is harmless (`start` did) and adds the demo relay; every
+    // reload re-reads `config_path` with the same overrides.
+    let settings = Settings::new(config, key, &overrides)?;
+    let (host, port) = (
+        settings.config.server.host.clone(),
+        settings.config.server.port,
+    );
+    let listener = server::bind(&host, port).await?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind {
-        addr: format!("{}:{}", config.server.host, config.server.port),
+        addr: format!("{host}:{port}"),
         source,
     })?;
-    let health = Arc::new(Health::new());
-    let drain = Duration::from_secs(config.server.drain_secs);
-    let runtime = Runtime::build(config, addr.port(), health.clone(), key)?;
-    let usage_cfg = runtime.config.usage.clone();
-    let state = AppState::new(runtime, addr, health, demo);
+    let drain = Duration::from_secs(settings.config.server.drain_secs);
+    let usage_cfg = settings.config.usage.clone();
+    let source = Source::new(Some(config_path.clone()), overrides);
+    let state = assembly::build(settings, addr, demo, Some(source))?;
     if !demo {
         // `/admin` writes router choices here; the demo has no file of its own.
         let _ = state.config_path.set(config_path.clone());
@@ -183,10 +129,6 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
     info.write(&info_path)?;
     let daemon = Arc::new(Daemon {
         state: state.clone(),
-        reloader: Reloader {
-            config_path,
-            overrides,
-        },
         info,
     });
     let control_task = tokio::spawn(control::serve(control_listener, daemon.clone()));
@@ -255,11 +197,19 @@ fn spawn_signals(daemon: Arc<Daemon>) {
                 }
             };
             while hup.recv().await.is_some() {
-                match daemon.reloader.reload(&daemon.state) {
-                    Ok(notes) => tracing::info!(?notes, "SIGHUP: configuration reloaded"),
-                    Err(e) => {
+                // Blocking file reads: off the async workers.
+                let st = daemon.state.clone();
+                let reloaded = tokio::task::spawn_blocking(move || assembly::reload(&st)).await;
+                match reloaded {
+                    Ok(Ok(r)) => tracing::info!(
+                        notes = ?r.notes,
+                        relay_client = ?r.relay_client,
+                        "SIGHUP: configuration reloaded"
+                    ),
+                    Ok(Err(e)) => {
                         tracing::warn!(error = %e, "SIGHUP: reload failed; keeping the old configuration")
                     }
+                    Err(e) => tracing::warn!(error = %e, "SIGHUP: reload task failed"),
                 }
             }
         });

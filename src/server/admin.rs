@@ -516,36 +516,22 @@ enum SaveError {
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("the config file was saved but the gateway could not switch to it: {0}")]
-    Runtime(#[from] super::ServeError),
+    Reload(#[from] super::assembly::ReloadError),
 }
 
-/// Edit `router.model` in the file (validated before writing), then load the whole file
-/// as the daemon does and swap the runtime.
+/// Edit `router.model` in the file (validated before writing), then reload the gateway the
+/// way SIGHUP and `llm-router config set` do ([`super::assembly::reload`]): the whole file
+/// with environment and `.env` applied, the running host and port kept, the relay client
+/// kept. Other edits made to the file by hand since the last load apply too.
 fn write_and_reload(state: &AppState, path: &Path, model: Option<&str>) -> Result<(), SaveError> {
     match model {
         Some(id) => config::edit::set_and_validate(path, "router.model", id)?,
         None => config::edit::unset_and_validate(path, "router.model")?,
     };
-    reload_from(state, path)
-}
-
-/// Build a runtime from the config file (environment and `.env` applied, as at start) and
-/// swap it in. The listener is already bound, so the running host and port are kept (a
-/// changed address only applies at the next start, and `--host/--port` given at start
-/// survive). Other edits made to the file by hand since the last load apply too, exactly as
-/// after `llm-router config set` with a running daemon.
-fn reload_from(state: &AppState, path: &Path) -> Result<(), SaveError> {
-    let loaded = config::load(Some(path))?;
-    let key = loaded.upstream_key(&|n| std::env::var(n).ok());
-    let mut cfg = loaded.config;
-    {
-        let current = state.runtime.load();
-        cfg.server.port = current.config.server.port;
-        cfg.server.host = current.config.server.host.clone();
+    let reloaded = super::assembly::reload(state)?;
+    if !reloaded.notes.is_empty() {
+        tracing::info!(notes = ?reloaded.notes, "admin: settings that apply at the next start");
     }
-    cfg.validate()?;
-    let runtime = Runtime::build(cfg, state.addr.port(), state.health.clone(), key)?;
-    state.reload(runtime);
     Ok(())
 }
 
@@ -831,6 +817,8 @@ mod tests {
         std::fs::write(&file, &text).unwrap();
         let state = app("");
         state.config_path.set(file.clone()).unwrap();
+        let source = super::super::assembly::Source::new(Some(file.clone()), Default::default());
+        state.source.set(source).unwrap();
         let path = "/admin/api/router-model";
         let hdrs = [("content-type", "application/json"), (ADMIN_HEADER, "1")];
 

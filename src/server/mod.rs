@@ -10,6 +10,7 @@
 //! module only wires requests to it.
 
 pub mod admin;
+pub mod assembly;
 pub mod chat;
 pub mod clock;
 pub mod conn;
@@ -66,7 +67,8 @@ pub enum ServeError {
     Upstream(String),
 }
 
-/// Everything derived from one configuration; swapped whole on reload.
+/// Everything derived from one configuration; swapped whole on reload. Made only by
+/// [`assembly::runtime`].
 pub struct Runtime {
     pub config: Config,
     pub upstream: Upstream,
@@ -74,33 +76,21 @@ pub struct Runtime {
     pub hosts: HostCheck,
     pub key: KeyCheck,
     pub body_limit: u64,
+    /// What `upstream` was built from: a reload with the same settings keeps the client.
+    pub relay: assembly::RelaySettings,
 }
 
 impl Runtime {
-    /// Build from a validated config. `port` is the port actually bound (for the Host check);
-    /// `key` is the relay key, already resolved from config, environment or `.env`.
+    /// [`assembly::runtime`] with a fresh relay client. `port` is the port actually bound
+    /// (for the Host check); `key` is the relay key, already resolved from config,
+    /// environment or `.env`.
     pub fn build(
         config: Config,
         port: u16,
         health: Arc<Health>,
         key: Option<String>,
     ) -> Result<Runtime, ServeError> {
-        let base = config.upstream_v1_base().ok_or(ServeError::NoUpstream)?;
-        let upstream = Upstream::new(&base, key, &config.upstream)
-            .map_err(|e| ServeError::Upstream(e.to_string()))?;
-        Ok(Runtime {
-            engine: Engine::new(config.router.clone(), health),
-            hosts: HostCheck::new(
-                config.is_loopback(),
-                &config.server.host,
-                port,
-                &config.server.allowed_hosts,
-            ),
-            key: KeyCheck::new(&config.server.api_key),
-            body_limit: config.server.body_limit_mb * 1024 * 1024,
-            upstream,
-            config,
-        })
+        assembly::runtime(config, key, port, health, None).map(|(rt, _)| rt)
     }
 }
 
@@ -127,6 +117,8 @@ pub struct AppState {
     /// The config file changes from `/admin` are written to (set by the daemon; unset in
     /// tests and with `--demo`, where the page is read-only).
     pub config_path: std::sync::OnceLock<std::path::PathBuf>,
+    /// What [`assembly::reload`] re-reads (set when the gateway was built from a file).
+    pub source: std::sync::OnceLock<assembly::Source>,
     /// The usage database the admin page and `status` read (set when accounting is on).
     pub usage_db: std::sync::OnceLock<std::path::PathBuf>,
     /// Where finished requests are recorded (set when accounting is on).
@@ -154,12 +146,15 @@ impl AppState {
             drain_over: CancellationToken::new(),
             demo,
             config_path: std::sync::OnceLock::new(),
+            source: std::sync::OnceLock::new(),
             usage_db: std::sync::OnceLock::new(),
             usage: std::sync::OnceLock::new(),
         })
     }
 
     /// Swap in a new runtime (already validated); in-flight requests keep the old one.
+    /// Reloads from the config file go through [`assembly::reload`], which also keeps the
+    /// relay client and the model list when it can.
     pub fn reload(&self, runtime: Runtime) {
         self.runtime.store(Arc::new(runtime));
         self.refresh.notify_one();

@@ -194,6 +194,8 @@ struct Shared {
     requests: Mutex<VecDeque<Recorded>>,
     recorded: Notify,
     counter: AtomicU64,
+    /// TCP connections accepted so far (tests prove connection reuse with it).
+    connections: AtomicU64,
     shutdown: CancellationToken,
 }
 
@@ -252,6 +254,7 @@ impl SimRelay {
             requests: Mutex::default(),
             recorded: Notify::new(),
             counter: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             shutdown: CancellationToken::new(),
         });
         tokio::spawn(server::accept_loop(listener, Arc::clone(&shared)));
@@ -292,6 +295,14 @@ impl SimRelay {
     /// Queues `step` for the next `GET /v1/models`.
     pub fn script_models_list(&self, step: Step) {
         lock(&self.shared().models_script).push_back(step);
+    }
+
+    /// TCP connections accepted so far. A client that reuses its connections opens no new
+    /// one for its next request.
+    pub fn connections(&self) -> u64 {
+        self.shared()
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every request received, in arrival order (the most recent 10 000).

@@ -45,6 +45,9 @@ pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        shared
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "sim relay: set_nodelay failed");
         }

@@ -628,3 +628,30 @@ async fn keep_alive_reuses_connections() {
     }
     assert_eq!(relay.requests().len(), 20);
 }
+
+#[tokio::test]
+async fn accepted_connections_are_counted() {
+    let relay = SimRelay::start().await.unwrap();
+    assert_eq!(relay.connections(), 0);
+    let url = format!("{}/v1/models", relay.base_url());
+    let reused = client();
+    for _ in 0..3 {
+        let resp = reused.get(&url).send().await.unwrap();
+        // Read to the end, so the connection goes back to the client's pool.
+        resp.bytes().await.unwrap();
+    }
+    assert_eq!(
+        relay.connections(),
+        1,
+        "one keep-alive connection for three requests"
+    );
+    client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(relay.connections(), 2, "another client, another connection");
+}

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use llm_router::config::Config;
-use llm_router::engine::Health;
-use llm_router::server::{self, AppState, Runtime, ServerLimits};
+use llm_router::server::assembly::{self, Settings};
+use llm_router::server::{self, AppState, ServerLimits};
 use llm_router::sim::{SimOptions, SimRelay};
 
 pub struct TestGateway {
@@ -55,13 +55,14 @@ impl TestGateway {
         cfg.upstream.idle_timeout_ms = 5_000;
         cfg.router.timeout_ms = 2_000;
         f(&mut cfg);
-        cfg.validate().expect("valid test config");
-        let listener = server::bind(&cfg.server.host, 0).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let health = Arc::new(Health::new());
         let key = Some(cfg.upstream.api_key.clone()).filter(|k| !k.is_empty());
-        let runtime = Runtime::build(cfg, addr.port(), health.clone(), key).expect("runtime");
-        let state = AppState::new(runtime, addr, health, false);
+        // The one assembly point, as `start` uses it (no file: nothing to reload from).
+        let settings = Settings::new(cfg, key, &Default::default()).expect("valid test config");
+        let listener = server::bind(&settings.config.server.host, 0)
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = assembly::build(settings, addr, false, None).expect("gateway");
         server::models::refresh_once(&state).await;
         let st = state.clone();
         let task = tokio::spawn(async move {
