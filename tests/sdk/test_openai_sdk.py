@@ -6,7 +6,7 @@ import json
 import openai
 import pytest
 
-from conftest import RELAY_KEY, ROUTER_KEY
+from pyfixtures import RELAY_KEY, ROUTER_KEY
 
 PNG_1PX = base64.b64encode(
     bytes.fromhex(
