@@ -173,11 +173,37 @@ fn init_with_an_unreachable_relay_still_saves() {
     assert_eq!(parse(&env).upstream.base_url, url);
 }
 
+/// Waits until the terminal of the pty whose master is `master` is out of canonical mode (a
+/// prompt reading single keys). Polled: the terminal settings have no change notification;
+/// the bound only turns a prompt that never reads into a failure.
+fn wait_for_raw_mode(master: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: `master` is an open pty master and `t` is large enough for a termios;
+        // tcgetattr initialises it fully when it returns 0.
+        let rc = unsafe { libc::tcgetattr(master.as_raw_fd(), t.as_mut_ptr()) };
+        assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
+        // SAFETY: initialised by the successful call above.
+        let t = unsafe { t.assume_init() };
+        if t.c_lflag & libc::ICANON == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the prompt never switched the terminal to raw mode"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The interactive form in a real pseudo-terminal: arrow-key menus, typed text, defaults.
 #[test]
 fn init_interactive_in_a_pty() {
+    use rexpect::process::PtyProcess;
     use rexpect::reader::Options;
-    use rexpect::session::spawn_with_options;
+    use rexpect::session::PtySession;
 
     let (_rt, sim) = sim();
     let env = TestEnv::new();
@@ -188,16 +214,21 @@ fn init_interactive_in_a_pty() {
     let opts = Options::new()
         .timeout_ms(Some(30_000))
         .strip_ansi_escape_codes(true);
-    let mut p = spawn_with_options(cmd, opts).expect("spawn in a pty");
+    let mut process = PtyProcess::new(cmd).expect("spawn in a pty");
+    process.set_kill_timeout(Some(30_000));
+    // The terminal side's settings, read through the master: they say when a prompt waits.
+    let master = process.get_file_handle().expect("pty handle");
+    let mut p = PtySession::new(process, opts).expect("pty session");
     let step = |r: Result<String, rexpect::error::Error>, what: &str| {
         if let Err(e) = r {
             panic!("waiting for {what}: {e}");
         }
     };
-    // `send` is line-buffered: flush every key. The short pause lets the prompt switch the
-    // terminal to raw mode before the key arrives, as a human's typing speed would.
-    let keys = |p: &mut rexpect::session::PtySession, s: &str| {
-        std::thread::sleep(std::time::Duration::from_millis(150));
+    // A key goes in once the prompt reads keys, i.e. has switched the terminal out of
+    // canonical mode, as a human types at what they see; `send` is line-buffered, so every
+    // key is flushed.
+    let keys = |p: &mut PtySession, s: &str| {
+        wait_for_raw_mode(&master);
         p.send(s).expect("send");
         p.flush().expect("flush");
     };

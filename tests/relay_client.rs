@@ -51,12 +51,7 @@ fn router_says(target: &str) -> Step {
         "target_model": target, "task_type": "test", "difficulty": "standard",
         "reasoning_effort": "none", "confidence": 0.8, "reason": "scripted"
     });
-    Step::Json {
-        status: 200,
-        body: completion(ROUTER, &decision.to_string()),
-        headers: vec![],
-        delay: Duration::ZERO,
-    }
+    Step::json(200, completion(ROUTER, &decision.to_string()))
 }
 
 fn user(text: &str) -> Value {
@@ -93,10 +88,7 @@ async fn a_gzip_json_answer_reaches_the_client_decoded() {
     let gw = TestGateway::start(|_| {}).await;
     gw.sim.script(
         "gpt-5.5",
-        Step::GzipJson {
-            status: 200,
-            body: completion("gpt-5.5", "squeezed ünïcode"),
-        },
+        Step::gzip_json(200, completion("gpt-5.5", "squeezed ünïcode")),
     );
     let r = post_json(&gw, json!({"model": "gpt-5.5", "messages": user("hi")})).await;
     assert_eq!(r.status(), 200);
@@ -114,14 +106,7 @@ async fn a_gzip_event_stream_reaches_the_client_decoded() {
     let gw = TestGateway::start(|_| {}).await;
     let chunks = sse_chunks_for("gpt-5.5", "one two three four", 4);
     let expected: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
-    gw.sim.script(
-        "gpt-5.5",
-        Step::GzipSse {
-            chunks,
-            gap: Duration::ZERO,
-            end: SseEnd::Close,
-        },
-    );
+    gw.sim.script("gpt-5.5", Step::gzip_sse(chunks));
     let r = post_json(
         &gw,
         json!({"model": "gpt-5.5", "stream": true, "messages": user("hi")}),
@@ -145,10 +130,7 @@ async fn early_413(stream: bool) {
     assert_eq!(warm.status(), 200);
     gw.sim.script(
         "*",
-        Step::RejectUnread {
-            status: 413,
-            body: error_json(413, "Request too large for the relay"),
-        },
+        Step::reject_unread(413, error_json(413, "Request too large for the relay")),
     );
     // 12 MiB: more than the socket buffers hold (a send buffer grows to 4 MiB here), so the
     // relay answers and closes while the gateway is still writing.
@@ -177,11 +159,7 @@ async fn gzip_events_are_relayed_as_they_arrive_not_at_the_end_of_the_body() {
     // The client must still get every event, so nothing waits for the end of the member.
     gw.sim.script(
         "gpt-5.5",
-        Step::GzipSse {
-            chunks: sse_chunks_for("gpt-5.5", "one two three", 3),
-            gap: Duration::ZERO,
-            end: SseEnd::Hang,
-        },
+        Step::gzip_sse(sse_chunks_for("gpt-5.5", "one two three", 3)).end(SseEnd::Hang),
     );
     let r = post_json(
         &gw,
@@ -223,11 +201,7 @@ async fn a_stalled_error_body_falls_back_to_the_next_model() {
     gw.sim.script(ROUTER, router_says("gpt-5.5"));
     gw.sim.script(
         "gpt-5.5",
-        Step::StallBody {
-            status: 500,
-            content_length: 100,
-            sent: Bytes::from_static(b"{\"error\":"),
-        },
+        Step::stall_body(500, 100, Bytes::from_static(b"{\"error\":")),
     );
     // Bounded so that a gateway that waits on the body forever fails here instead of hanging.
     let r = tokio::time::timeout(
@@ -254,14 +228,8 @@ async fn a_stalled_error_body_falls_back_to_the_next_model() {
 #[tokio::test]
 async fn a_stalled_error_body_is_the_relay_status_for_a_single_model() {
     let gw = TestGateway::start(|c| c.upstream.idle_timeout_ms = 300).await;
-    gw.sim.script(
-        "gpt-5.5",
-        Step::StallBody {
-            status: 503,
-            content_length: 100,
-            sent: Bytes::new(),
-        },
-    );
+    gw.sim
+        .script("gpt-5.5", Step::stall_body(503, 100, Bytes::new()));
     let r = tokio::time::timeout(
         Duration::from_secs(30),
         post_json(&gw, json!({"model": "gpt-5.5", "messages": user("hello")})),
@@ -275,7 +243,7 @@ async fn a_stalled_error_body_is_the_relay_status_for_a_single_model() {
 }
 
 async fn wait_cancelled(gw: &TestGateway) -> bool {
-    for _ in 0..100 {
+    for _ in 0..400 {
         if gw
             .sim
             .requests()

@@ -173,16 +173,14 @@ async fn made_up_model_names_share_one_metrics_label() {
 fn router_says(target: &str) -> Step {
     let decision = json!({"target_model": target, "task_type": "test", "difficulty": "standard",
         "reasoning_effort": "none", "confidence": 0.9, "reason": "scripted"});
-    Step::Json {
-        status: 200,
-        body: json!({
+    Step::json(
+        200,
+        json!({
             "id": "r", "object": "chat.completion", "created": 1, "model": ROUTER,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": decision.to_string()}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         }),
-        headers: vec![],
-        delay: Duration::ZERO,
-    }
+    )
 }
 
 fn header(r: &reqwest::Response, name: &str) -> String {

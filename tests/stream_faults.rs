@@ -6,10 +6,9 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde_json::{Value, json};
 
-use llm_router::sim::{SimOptions, SimRelay, SseEnd, Step};
+use llm_router::sim::{SimOptions, SimRelay, Step};
 
 use crate::util::gateway::TestGateway;
 use crate::util::raw_relay::RawRelay;
@@ -33,16 +32,6 @@ fn events(data: &[String], end: &str) -> Vec<u8> {
     data.iter()
         .flat_map(|d| format!("data: {d}{end}").into_bytes())
         .collect()
-}
-
-fn sse_step(chunks: Vec<Vec<u8>>, end: SseEnd) -> Step {
-    Step::Sse {
-        status: 200,
-        chunks: chunks.into_iter().map(Bytes::from).collect(),
-        delay: Duration::ZERO,
-        gap: Duration::ZERO,
-        end,
-    }
 }
 
 async fn stream_chat(gw: &TestGateway) -> (u16, Vec<u8>) {
@@ -116,7 +105,7 @@ async fn lf_crlf_terminated_events_arrive_whole() {
         sent[20..sent.len() - 1].to_vec(),
         sent[sent.len() - 1..].to_vec(),
     ];
-    let gw = gateway_on_sim(sse_step(chunks, SseEnd::Close)).await;
+    let gw = gateway_on_sim(Step::sse(chunks)).await;
     let (status, got) = stream_chat(&gw).await;
     assert_eq!(status, 200);
     assert_eq!(got, sent, "{}", String::from_utf8_lossy(&got));
@@ -129,7 +118,7 @@ async fn a_chunked_stream_ending_early_is_one_truncation_error_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("usage.sqlite3");
     let sent = events(&[content("one "), content("two ")], "\n\n");
-    let gw = gateway_on_sim(sse_step(vec![sent.clone()], SseEnd::Close)).await;
+    let gw = gateway_on_sim(Step::sse(vec![sent.clone()])).await;
     let (sink, writer) = llm_router::usage::start(&db, 0).expect("usage");
     assert!(gw.state.usage.set(sink).is_ok(), "usage sink");
     let (status, got) = stream_chat(&gw).await;
@@ -164,7 +153,7 @@ async fn a_chunked_stream_ending_early_is_one_truncation_error_and_counted() {
 #[tokio::test]
 async fn a_stream_ending_after_finish_reason_without_done_is_passed_on_unchanged() {
     let sent = events(&[content("all "), content("done"), stop()], "\r\n\r\n");
-    let gw = gateway_on_sim(sse_step(vec![sent.clone()], SseEnd::Close)).await;
+    let gw = gateway_on_sim(Step::sse(vec![sent.clone()])).await;
     let (status, got) = stream_chat(&gw).await;
     assert_eq!(status, 200);
     assert_eq!(

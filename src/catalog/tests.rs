@@ -328,21 +328,6 @@ fn model_facts_serialize() {
     assert_eq!(v["catalog_id"], "openai/gpt-5.5");
 }
 
-#[test]
-fn parse_is_fast_enough() {
-    // Generous bound so debug builds on a shared machine pass; release is far below 100 ms.
-    let start = std::time::Instant::now();
-    let c = Catalog::from_json(API_JSON).unwrap();
-    let elapsed = start.elapsed();
-    assert!(!c.is_empty());
-    assert!(elapsed.as_secs() < 5, "parse took {elapsed:?}");
-    let start = std::time::Instant::now();
-    let c = Catalog::from_compact(EMBEDDED_COMPACT).unwrap();
-    let elapsed = start.elapsed();
-    assert!(!c.is_empty());
-    assert!(elapsed.as_secs() < 5, "compact parse took {elapsed:?}");
-}
-
 /// The embedded compact file is what `compact_from_api_json` makes of the shipped `api.json`.
 /// After replacing `api.json`, `UPDATE_CATALOG=1` rewrites the compact file.
 #[test]

@@ -138,6 +138,114 @@ pub enum Step {
     },
 }
 
+/// Constructors with the common defaults (no delay, no gap, no extra headers, a 200 stream that
+/// ends normally) and modifiers for the rest, so a script reads as what differs:
+/// `Step::json(429, body).header("retry-after", "1").after(delay)`,
+/// `Step::sse(chunks).gap(gap).end(SseEnd::Reset)`. A modifier applies to the variants that
+/// have its field and returns any other step unchanged (each one says which).
+impl Step {
+    /// `status` with the JSON `body`, at once, no extra headers.
+    pub fn json(status: u16, body: Value) -> Step {
+        Step::Json {
+            status,
+            body,
+            headers: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// A 200 event stream of the raw `chunks`, written at once, that ends normally.
+    pub fn sse<C: Into<Bytes>>(chunks: impl IntoIterator<Item = C>) -> Step {
+        Step::Sse {
+            status: 200,
+            chunks: chunks.into_iter().map(Into::into).collect(),
+            delay: Duration::ZERO,
+            gap: Duration::ZERO,
+            end: SseEnd::Close,
+        }
+    }
+
+    /// The default behaviour, at once (modify with [`Step::after`]).
+    pub fn default_answer() -> Step {
+        Step::Default {
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// [`Step::StallBody`]: the head promises `content_length` bytes, only `sent` follow.
+    pub fn stall_body(status: u16, content_length: u64, sent: impl Into<Bytes>) -> Step {
+        Step::StallBody {
+            status,
+            content_length,
+            sent: sent.into(),
+        }
+    }
+
+    /// [`Step::RejectUnread`]: `status` with `body` before the request body is read.
+    pub fn reject_unread(status: u16, body: Value) -> Step {
+        Step::RejectUnread { status, body }
+    }
+
+    /// [`Step::GzipJson`]: `status` with the JSON `body` gzip-encoded.
+    pub fn gzip_json(status: u16, body: Value) -> Step {
+        Step::GzipJson { status, body }
+    }
+
+    /// [`Step::GzipSse`]: a gzip-encoded 200 event stream of `chunks`, at once, that ends
+    /// normally.
+    pub fn gzip_sse<C: Into<Bytes>>(chunks: impl IntoIterator<Item = C>) -> Step {
+        Step::GzipSse {
+            chunks: chunks.into_iter().map(Into::into).collect(),
+            gap: Duration::ZERO,
+            end: SseEnd::Close,
+        }
+    }
+
+    /// Waits `delay` before answering: [`Step::Json`], [`Step::Sse`] (before the head) and
+    /// [`Step::Default`].
+    pub fn after(mut self, delay: Duration) -> Step {
+        if let Step::Json { delay: d, .. }
+        | Step::Sse { delay: d, .. }
+        | Step::Default { delay: d } = &mut self
+        {
+            *d = delay;
+        }
+        self
+    }
+
+    /// Adds the response header `name: value`: [`Step::Json`].
+    pub fn header(mut self, name: &str, value: &str) -> Step {
+        if let Step::Json { headers, .. } = &mut self {
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
+    /// Answers `status` instead: [`Step::Sse`] (a stream's status is 200 unless told).
+    pub fn status(mut self, status: u16) -> Step {
+        if let Step::Sse { status: s, .. } = &mut self {
+            *s = status;
+        }
+        self
+    }
+
+    /// Writes the chunks `gap` apart: [`Step::Sse`], [`Step::GzipSse`].
+    pub fn gap(mut self, gap: Duration) -> Step {
+        if let Step::Sse { gap: g, .. } | Step::GzipSse { gap: g, .. } = &mut self {
+            *g = gap;
+        }
+        self
+    }
+
+    /// Ends the body with `end` after the last chunk: [`Step::Sse`], [`Step::GzipSse`].
+    pub fn end(mut self, end: SseEnd) -> Step {
+        if let Step::Sse { end: e, .. } | Step::GzipSse { end: e, .. } = &mut self {
+            *e = end;
+        }
+        self
+    }
+}
+
 /// How a scripted SSE body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SseEnd {

@@ -32,15 +32,88 @@ async fn events_of(resp: reqwest::Response) -> Vec<SseEvent> {
     out
 }
 
-/// Polls a cancellation flag for up to two seconds.
+/// Polls a cancellation flag (set by another task when the relay notices the client left);
+/// bounded at ten seconds, so a flag that never turns fails instead of hanging.
 async fn eventually_cancelled(rec: &Recorded) -> bool {
-    for _ in 0..200 {
+    for _ in 0..1000 {
         if rec.was_cancelled() {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     false
+}
+
+#[test]
+fn step_constructors_fill_the_defaults_and_modifiers_set_one_field() {
+    let s = Step::json(429, json!({"e": 1}))
+        .header("retry-after", "2")
+        .header("x-a", "b")
+        .after(Duration::from_millis(7));
+    assert!(matches!(
+        &s,
+        Step::Json { status: 429, body, headers, delay }
+            if body == &json!({"e": 1})
+            && headers == &[("retry-after".to_owned(), "2".to_owned()), ("x-a".to_owned(), "b".to_owned())]
+            && *delay == Duration::from_millis(7)
+    ));
+    assert!(matches!(
+        Step::json(200, json!(null)),
+        Step::Json { headers, delay: Duration::ZERO, .. } if headers.is_empty()
+    ));
+
+    let s = Step::sse([&b"a"[..], &b"b"[..]]);
+    assert!(matches!(
+        &s,
+        Step::Sse { status: 200, chunks, delay: Duration::ZERO, gap: Duration::ZERO, end: SseEnd::Close }
+            if chunks == &[Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+    ));
+    let s = s
+        .status(503)
+        .after(Duration::from_secs(1))
+        .gap(Duration::from_secs(2))
+        .end(SseEnd::Reset);
+    assert!(matches!(
+        s,
+        Step::Sse { status: 503, delay, gap, end: SseEnd::Reset, .. }
+            if delay == Duration::from_secs(1) && gap == Duration::from_secs(2)
+    ));
+
+    let s = Step::gzip_sse(vec![Bytes::from_static(b"x")])
+        .gap(Duration::from_secs(3))
+        .end(SseEnd::Hang);
+    assert!(matches!(
+        s,
+        Step::GzipSse { ref chunks, gap, end: SseEnd::Hang } if chunks.len() == 1 && gap == Duration::from_secs(3)
+    ));
+    assert!(matches!(
+        Step::default_answer().after(Duration::from_secs(4)),
+        Step::Default { delay } if delay == Duration::from_secs(4)
+    ));
+    assert!(matches!(
+        Step::stall_body(500, 100, &b"{"[..]),
+        Step::StallBody { status: 500, content_length: 100, ref sent } if sent == &b"{"[..]
+    ));
+    assert!(matches!(
+        Step::reject_unread(413, json!(1)),
+        Step::RejectUnread { status: 413, .. }
+    ));
+    assert!(matches!(
+        Step::gzip_json(201, json!(1)),
+        Step::GzipJson { status: 201, .. }
+    ));
+    // A modifier for a field a step does not have leaves it as it was.
+    assert!(matches!(
+        Step::Hang
+            .after(Duration::from_secs(1))
+            .header("a", "b")
+            .gap(Duration::from_secs(1)),
+        Step::Hang
+    ));
+    assert!(matches!(
+        Step::json(200, json!(1)).status(500).end(SseEnd::Reset),
+        Step::Json { status: 200, .. }
+    ));
 }
 
 #[tokio::test]
@@ -97,12 +170,7 @@ async fn models_list_and_lookup() {
         json!([{"id": "x", "object": "model", "owned_by": "o", "pricing": {"prompt": "1"}}])
     );
 
-    relay.script_models_list(Step::Json {
-        status: 500,
-        body: error_json(500, "boom"),
-        headers: vec![],
-        delay: Duration::ZERO,
-    });
+    relay.script_models_list(Step::json(500, error_json(500, "boom")));
     let failed = client()
         .get(format!("{}/v1/models", relay.base_url()))
         .send()
@@ -148,7 +216,8 @@ async fn default_answer_and_recording() {
     assert!(!r.is_router_call && !r.stream);
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     assert_eq!(r.body["messages"][1]["role"], "user");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // No wait needed: the guard is disarmed before the last frame leaves (`body.rs`), so once
+    // the client holds the whole body the flag is final.
     assert!(!r.was_cancelled());
 
     // Not JSON → 400 OpenAI error, still recorded with a Null body.
@@ -318,22 +387,11 @@ async fn scripted_json_429_then_default_and_wildcard() {
     let relay = SimRelay::start().await.unwrap();
     relay.script(
         "gpt-5.5",
-        Step::Json {
-            status: 429,
-            body: error_json(429, "slow down"),
-            headers: vec![("retry-after".into(), "1".into())],
-            delay: Duration::from_millis(20),
-        },
+        Step::json(429, error_json(429, "slow down"))
+            .header("retry-after", "1")
+            .after(Duration::from_millis(20)),
     );
-    relay.script(
-        "*",
-        Step::Json {
-            status: 503,
-            body: error_json(503, "overloaded"),
-            headers: vec![],
-            delay: Duration::ZERO,
-        },
-    );
+    relay.script("*", Step::json(503, error_json(503, "overloaded")));
     let msg = json!([{"role": "user", "content": "x"}]);
     let r = post(&relay, json!({"model": "gpt-5.5", "messages": msg})).await;
     assert_eq!(r.status(), 429);
@@ -350,20 +408,13 @@ async fn scripted_json_429_then_default_and_wildcard() {
     assert_eq!(r.status(), 200);
 
     // Router calls are matched by the model they are sent to.
+    relay.script("gpt-4.1-nano", Step::default_answer());
     relay.script(
         "gpt-4.1-nano",
-        Step::Default {
-            delay: Duration::ZERO,
-        },
-    );
-    relay.script(
-        "gpt-4.1-nano",
-        Step::Json {
-            status: 200,
-            body: json!({"choices": [{"message": {"role": "assistant", "content": "garbage"}}]}),
-            headers: vec![],
-            delay: Duration::ZERO,
-        },
+        Step::json(
+            200,
+            json!({"choices": [{"message": {"role": "assistant", "content": "garbage"}}]}),
+        ),
     );
     let first: Value = post(&relay, routing_request("gpt-4.1-nano", "hi"))
         .await
@@ -393,16 +444,7 @@ async fn scripted_sse_split_bytes_and_resets() {
         .iter()
         .map(|b| Bytes::copy_from_slice(&[*b]))
         .collect();
-    relay.script(
-        "m",
-        Step::Sse {
-            status: 200,
-            chunks,
-            delay: Duration::ZERO,
-            gap: Duration::from_micros(50),
-            end: SseEnd::Close,
-        },
-    );
+    relay.script("m", Step::sse(chunks).gap(Duration::from_micros(50)));
     let resp = post(
         &relay,
         json!({"model": "m", "stream": true, "messages": []}),
@@ -427,15 +469,10 @@ async fn scripted_sse_split_bytes_and_resets() {
     // Reset: the body errors after the scripted bytes.
     relay.script(
         "m",
-        Step::Sse {
-            status: 200,
-            chunks: vec![Bytes::from_static(
-                b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
-            )],
-            delay: Duration::ZERO,
-            gap: Duration::ZERO,
-            end: SseEnd::Reset,
-        },
+        Step::sse(vec![Bytes::from_static(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+        )])
+        .end(SseEnd::Reset),
     );
     let resp = post(
         &relay,
@@ -463,13 +500,20 @@ async fn hang_then_client_drop_marks_cancelled() {
     let relay = SimRelay::start().await.unwrap();
     relay.script("gpt-5.5", Step::Hang);
     let url = format!("{}/v1/chat/completions", relay.base_url());
-    let send = client()
-        .post(url)
-        .json(&json!({"model": "gpt-5.5", "messages": []}))
-        .send();
-    let res = tokio::time::timeout(Duration::from_millis(300), send).await;
-    assert!(res.is_err(), "a hanging step never answers");
-    let recs = relay.wait_for_requests(1, Duration::from_secs(1)).await;
+    let pending = tokio::spawn(
+        client()
+            .post(url)
+            .json(&json!({"model": "gpt-5.5", "messages": []}))
+            .send(),
+    );
+    // The relay has the request (recorded before it is answered); then the client leaves.
+    let recs = relay.wait_for_requests(1, Duration::from_secs(10)).await;
+    assert_eq!(recs.len(), 1);
+    pending.abort();
+    assert!(
+        pending.await.is_err_and(|e| e.is_cancelled()),
+        "a hanging step never answers, so the client was still waiting"
+    );
     assert!(eventually_cancelled(&recs[0]).await);
 }
 
@@ -478,13 +522,7 @@ async fn sse_hang_then_client_drop_marks_cancelled() {
     let relay = SimRelay::start().await.unwrap();
     relay.script(
         "m",
-        Step::Sse {
-            status: 200,
-            chunks: sse_chunks_for("m", "partial", 1)[..1].to_vec(),
-            delay: Duration::ZERO,
-            gap: Duration::ZERO,
-            end: SseEnd::Hang,
-        },
+        Step::sse(sse_chunks_for("m", "partial", 1)[..1].to_vec()).end(SseEnd::Hang),
     );
     let resp = post(
         &relay,
@@ -494,11 +532,8 @@ async fn sse_hang_then_client_drop_marks_cancelled() {
     let mut stream = resp.bytes_stream();
     let first = stream.next().await.unwrap().unwrap();
     assert!(first.starts_with(b"data: "));
-    assert!(
-        tokio::time::timeout(Duration::from_millis(100), stream.next())
-            .await
-            .is_err()
-    );
+    // The body is still open: a body that ended (`SseEnd::Close`, or `Reset`) disarms the
+    // guard, so the flag turning after the drop below is what shows it hung.
     let rec = relay.requests().remove(0);
     assert!(!rec.was_cancelled());
     drop(stream);
@@ -506,21 +541,24 @@ async fn sse_hang_then_client_drop_marks_cancelled() {
 }
 
 #[tokio::test]
-async fn delay_then_client_timeout_marks_cancelled() {
+async fn delay_then_client_drop_marks_cancelled() {
     let relay = SimRelay::start().await.unwrap();
     relay.script(
         "gpt-5.4",
-        Step::Default {
-            delay: Duration::from_secs(5),
-        },
+        Step::default_answer().after(Duration::from_secs(3600)),
     );
-    let send = client()
-        .post(format!("{}/v1/chat/completions", relay.base_url()))
-        .timeout(Duration::from_millis(100))
-        .json(&json!({"model": "gpt-5.4", "messages": []}))
-        .send();
-    assert!(send.await.is_err());
-    assert!(eventually_cancelled(&relay.requests()[0]).await);
+    let pending = tokio::spawn(
+        client()
+            .post(format!("{}/v1/chat/completions", relay.base_url()))
+            .json(&json!({"model": "gpt-5.4", "messages": []}))
+            .send(),
+    );
+    // Recorded, then waiting out its delay: the client gives up.
+    let recs = relay.wait_for_requests(1, Duration::from_secs(10)).await;
+    assert_eq!(recs.len(), 1);
+    pending.abort();
+    assert!(pending.await.is_err_and(|e| e.is_cancelled()));
+    assert!(eventually_cancelled(&recs[0]).await);
 }
 
 #[tokio::test]
@@ -562,17 +600,21 @@ async fn require_key_and_unknown_routes() {
     assert_eq!(r.status(), 405);
 }
 
-#[tokio::test]
+// Paused time: the clock moves only to the next timer, when every task waits, so the time a
+// stream takes on it is the pauses the relay made, whatever the load on the machine (the
+// relay and the client set no other timers).
+#[tokio::test(start_paused = true)]
 async fn options_shape_default_streams() {
+    let gap = Duration::from_secs(3600);
     let opts = SimOptions {
         stream_chunks: 3,
-        chunk_delay: Duration::from_millis(30),
+        chunk_delay: gap,
         ..SimOptions::default()
     };
     let relay = SimRelay::start_on("127.0.0.1:0".parse().unwrap(), opts)
         .await
         .unwrap();
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let evs = events_of(
         post(
             &relay,
@@ -582,8 +624,8 @@ async fn options_shape_default_streams() {
     )
     .await;
     assert_eq!(evs.len(), 3 + 2);
-    // Gaps sit between the 5 events: at least 4 × 30 ms.
-    assert!(started.elapsed() >= Duration::from_millis(120));
+    // Pauses sit between the 5 events: at least 4 of them.
+    assert!(started.elapsed() >= gap * 4, "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -597,9 +639,9 @@ async fn shutdown_closes_hanging_requests_and_the_port() {
             .json(&json!({"model": "a", "messages": []}))
             .send(),
     );
-    let recs = relay.wait_for_requests(1, Duration::from_secs(2)).await;
+    let recs = relay.wait_for_requests(1, Duration::from_secs(10)).await;
     relay.shutdown();
-    let res = tokio::time::timeout(Duration::from_secs(2), pending)
+    let res = tokio::time::timeout(Duration::from_secs(10), pending)
         .await
         .unwrap()
         .unwrap();
@@ -608,8 +650,15 @@ async fn shutdown_closes_hanging_requests_and_the_port() {
         "the hanging request fails once the relay closes it"
     );
     assert!(eventually_cancelled(&recs[0]).await);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(client().post(url).json(&json!({})).send().await.is_err());
+    // The accept loop lets go of the listener as it ends: wait (bounded) for the refusal.
+    let refused = async {
+        while client().post(&url).json(&json!({})).send().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), refused)
+        .await
+        .expect("the port is closed after shutdown");
 }
 
 #[tokio::test]

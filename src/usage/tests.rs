@@ -329,14 +329,30 @@ fn unopenable_database_errs_and_disabled_sink_swallows() {
     assert_eq!(sink.dropped(), 100);
 }
 
+/// Runs `f` on its own thread and waits for it to return. "Does not block" is a promise about
+/// an event (the call returns), not about a duration: the generous bound only turns a call
+/// that blocks forever into a failure instead of a hung test run.
+fn returns(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (done, returned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    assert!(
+        returned.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "{what} blocked"
+    );
+}
+
 #[test]
 fn full_channel_drops_and_counts_without_blocking() {
     let q = test_support::undrained(10);
-    let t = Instant::now();
-    for i in 0..25 {
-        q.sink.record(rec(i, 0));
-    }
-    assert!(t.elapsed() < Duration::from_secs(1), "record() blocked");
+    let sink = q.sink.clone();
+    returns("record() into a full queue", move || {
+        for i in 0..25 {
+            sink.record(rec(i, 0));
+        }
+    });
     assert_eq!(q.sink.dropped(), 15);
     // Clones share the counter.
     q.sink.clone().record(rec(99, 0));
@@ -355,11 +371,12 @@ fn records_after_stop_are_dropped_not_blocking() {
     let (sink, h) = start(&path, 0).unwrap();
     sink.record(rec(1, 1));
     h.flush_and_stop(STOP);
-    let t = Instant::now();
-    for i in 0..(writer::CHANNEL_CAPACITY as u64 + 5) {
-        sink.record(rec(i, 2));
-    }
-    assert!(t.elapsed() < Duration::from_secs(5));
+    let s = sink.clone();
+    returns("record() after stop", move || {
+        for i in 0..(writer::CHANNEL_CAPACITY as u64 + 5) {
+            s.record(rec(i, 2));
+        }
+    });
     assert!(sink.dropped() >= 5, "{}", sink.dropped());
     assert_eq!(
         UsageReader::open(&path)
@@ -372,13 +389,15 @@ fn records_after_stop_are_dropped_not_blocking() {
 }
 
 #[test]
-fn a_partial_batch_is_written_within_the_window() {
+fn a_partial_batch_is_written_without_a_stop() {
+    // One record, far from a full batch: the writer stores it on its own (when the batch
+    // window closes), without a flush. The bound only turns "never" into a failure.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("usage.sqlite3");
     let (sink, h) = start(&path, 0).unwrap();
     sink.record(rec(1, 1));
     let r = UsageReader::open(&path).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while r.totals(0).unwrap().requests == 0 {
         assert!(Instant::now() < deadline, "never written without a stop");
         std::thread::sleep(Duration::from_millis(50));

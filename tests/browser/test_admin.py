@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .admin_support import RELAY_KEY, ROUTER_KEY, http
+from pyfixtures import RELAY_KEY, ROUTER_KEY, http
 
 pytestmark = pytest.mark.usefixtures("browser_bins")
 

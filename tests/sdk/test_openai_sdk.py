@@ -6,7 +6,7 @@ import json
 import openai
 import pytest
 
-from conftest import RELAY_KEY, ROUTER_KEY
+from pyfixtures import RELAY_KEY, ROUTER_KEY, wait_until
 
 PNG_1PX = base64.b64encode(
     bytes.fromhex(
@@ -182,8 +182,15 @@ def test_keys_never_reach_the_log(client, gateway, sim):
     with pytest.raises(openai.AuthenticationError) as e:
         client.chat.completions.create(model="gpt-5.4", messages=[{"role": "user", "content": "secret prompt text"}])
     assert RELAY_KEY not in str(e.value)
-    log = gateway["log"].read_text()
-    assert "request" in log
+
+    # The request's log line is written as it ends, which may be just after the client has
+    # the answer: wait for that line, then read the whole log.
+    def logged():
+        text = gateway["log"].read_text()
+        lines = [line for line in text.splitlines() if '"message":"request"' in line and '"status":401' in line]
+        return text if lines else None
+
+    log = wait_until("the request's log line", logged)
     assert RELAY_KEY not in log
     assert ROUTER_KEY not in log
     assert "secret prompt text" not in log
@@ -221,7 +228,12 @@ def test_metrics_parse_and_move(client, gateway):
         assert name in before, name
     n0 = total(before, "llm_router_requests", model="auto")
     client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "count me"}])
-    after = scrape()
+    # Counted as the request ends, which may be just after the client has the answer.
+    def counted():
+        families = scrape()
+        return families if total(families, "llm_router_requests", model="auto") > n0 else None
+
+    after = wait_until("the request counted", counted)
     assert total(after, "llm_router_requests", model="auto") == n0 + 1
     hist = {s.name: s.value for s in after["llm_router_router_stage_seconds"].samples if not s.labels.get("le")}
     assert hist["llm_router_router_stage_seconds_count"] >= 1
