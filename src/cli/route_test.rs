@@ -18,7 +18,7 @@ use crate::catalog::{Catalog, join};
 use crate::config::{self, paths};
 use crate::daemon::client::{Client, ClientError};
 use crate::daemon::lock;
-use crate::engine::Health;
+use crate::engine::Cooldowns;
 use crate::server::Runtime;
 use crate::server::models::display_url;
 use crate::server::route_test::{RouteTestRequest, route_test};
@@ -189,7 +189,7 @@ fn in_process(req: &RouteTestRequest, config_path: Option<&Path>) -> anyhow::Res
     let cfg = loaded.config;
     let port = cfg.server.port;
     // Built before the runtime so "no upstream configured" needs no runtime at all.
-    let runtime = Runtime::build(cfg, port, Arc::new(Health::new()), key)?;
+    let runtime = Runtime::build(cfg, port, Arc::new(Cooldowns::new()), key)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Config, ConfigError};
-use crate::engine::Health;
+use crate::engine::Cooldowns;
 use crate::server::{self, AppState, Runtime, ServeError};
 
 use super::control::{self, ControlError};
@@ -140,7 +140,7 @@ pub async fn run(spec: Spec, lock: &DaemonLock) -> Result<(), DaemonError> {
         addr: format!("{}:{}", config.server.host, config.server.port),
         source,
     })?;
-    let health = Arc::new(Health::new());
+    let health = Arc::new(Cooldowns::new());
     let drain = Duration::from_secs(config.server.drain_secs);
     let runtime = Runtime::build(config, addr.port(), health.clone(), key)?;
     let usage_cfg = runtime.config.usage.clone();

@@ -7,9 +7,9 @@
 //! the router fails in any way. A router failure never fails the request; only "no model
 //! can serve this request at all" does.
 
+pub mod cooldown;
 pub mod decision;
 pub mod features;
-pub mod health;
 pub mod policy;
 pub mod prompt;
 pub mod redact;
@@ -25,9 +25,9 @@ use serde_json::Value;
 use crate::catalog::ModelFacts;
 use crate::config::RouterConfig;
 use crate::error::ApiError;
+pub use cooldown::Cooldowns;
 pub use decision::Effort;
 pub use features::Features;
-pub use health::Health;
 
 /// The virtual models, in the order `/v1/models` lists them.
 pub const VIRTUAL_MODELS: [&str; 3] = ["auto", "auto-coding", "auto-longtext"];
@@ -132,12 +132,15 @@ pub trait RouterCaller {
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub settings: RouterConfig,
-    pub health: Arc<Health>,
+    pub cooldowns: Arc<Cooldowns>,
 }
 
 impl Engine {
-    pub fn new(settings: RouterConfig, health: Arc<Health>) -> Self {
-        Self { settings, health }
+    pub fn new(settings: RouterConfig, cooldowns: Arc<Cooldowns>) -> Self {
+        Self {
+            settings,
+            cooldowns,
+        }
     }
 
     /// Models that can serve a request with `features`, minus `excluded` and cooled-down ones.
@@ -186,7 +189,7 @@ impl Engine {
         let warm: Vec<&ModelFacts> = capable
             .iter()
             .copied()
-            .filter(|m| !self.health.is_cooling(&m.id, now))
+            .filter(|m| !self.cooldowns.is_cooling(&m.id, now))
             .collect();
         // Trying a cooled-down model beats failing the request outright.
         Ok(if warm.is_empty() { capable } else { warm })
@@ -199,13 +202,13 @@ impl Engine {
         let now = Instant::now();
         if !self.settings.model.is_empty()
             && let Some(m) = models.iter().find(|m| m.id == self.settings.model)
-            && !self.health.is_cooling(&m.id, now)
+            && !self.cooldowns.is_cooling(&m.id, now)
         {
             return Some(m);
         }
         let pool: Vec<&ModelFacts> = models
             .iter()
-            .filter(|m| m.chat && m.excluded.is_none() && !self.health.is_cooling(&m.id, now))
+            .filter(|m| m.chat && m.excluded.is_none() && !self.cooldowns.is_cooling(&m.id, now))
             .collect();
         let priced_positive: Vec<&ModelFacts> = pool
             .iter()
@@ -284,14 +287,14 @@ impl Engine {
                     decision.router_completion_tokens = ct;
                     decision.router_cost = router.cost(pt.unwrap_or(0), ct.unwrap_or(0));
                     if pt.is_some() || ct.is_some() {
-                        self.health.success(&router.id);
+                        self.cooldowns.success(&router.id);
                     }
                     let text = decision::response_text(&resp).unwrap_or_default();
                     decision::parse(&text, &ids).map_err(|e| e.to_string())
                 }
                 Err(e) => {
                     if matches!(e, RouterCallError::Failed(_)) {
-                        self.health.failure(
+                        self.cooldowns.failure(
                             &router.id,
                             self.settings.cooldown_failures,
                             Duration::from_secs(self.settings.cooldown_secs),

@@ -33,7 +33,7 @@ use crate::usage::UsageRecord;
 /// The fields every request needs, parsed without building a JSON tree of the messages
 /// (a pass-through request is never fully parsed).
 #[derive(Deserialize)]
-struct Head {
+struct ChatHead {
     model: Option<Value>,
     stream: Option<Value>,
     #[serde(default, deserialize_with = "is_array")]
@@ -81,13 +81,13 @@ fn is_array<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::E
     d.deserialize_any(V).map(Some)
 }
 
-fn parse_head(body: &[u8]) -> Result<(String, bool), ApiError> {
+fn parse_chat_head(body: &[u8]) -> Result<(String, bool), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "request body is empty; send a JSON object",
         ));
     }
-    let head: Head = serde_json::from_slice(body).map_err(|e| {
+    let head: ChatHead = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("request body is not a valid JSON object: {e}"))
     })?;
     let model = match head.model {
@@ -569,7 +569,7 @@ pub async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    let (model, stream) = match parse_head(&body) {
+    let (model, stream) = match parse_chat_head(&body) {
         Ok(h) => h,
         Err(e) => {
             let log = RequestLog::new(state, request_id, String::new(), false);
@@ -713,7 +713,7 @@ async fn routed(
         }
         match a.res {
             Ok(ans) => {
-                rt.engine.health.success(&target);
+                rt.engine.cooldowns.success(&target);
                 log.attempts.push(Attempt {
                     model: target.clone(),
                     outcome: "ok",
@@ -732,7 +732,7 @@ async fn routed(
                     return fail(log, &e.to_api_error(), &headers);
                 }
                 if !is_relay_fault(&e)
-                    && rt.engine.health.failure(
+                    && rt.engine.cooldowns.failure(
                         &target,
                         settings.cooldown_failures,
                         cooldown,
@@ -789,28 +789,28 @@ mod tests {
 
     #[test]
     fn head_validation() {
-        assert!(parse_head(b"").is_err());
-        assert!(parse_head(b"{").is_err());
+        assert!(parse_chat_head(b"").is_err());
+        assert!(parse_chat_head(b"{").is_err());
         assert_eq!(
-            parse_head(br#"{"model":"","messages":[]}"#)
+            parse_chat_head(br#"{"model":"","messages":[]}"#)
                 .unwrap_err()
                 .param
                 .as_deref(),
             Some("model")
         );
         assert_eq!(
-            parse_head(br#"{"model":"x","messages":{}}"#)
+            parse_chat_head(br#"{"model":"x","messages":{}}"#)
                 .unwrap_err()
                 .param
                 .as_deref(),
             Some("messages")
         );
         assert_eq!(
-            parse_head(br#"{"model":"x","messages":[],"stream":true}"#).unwrap(),
+            parse_chat_head(br#"{"model":"x","messages":[],"stream":true}"#).unwrap(),
             ("x".to_string(), true)
         );
         assert_eq!(
-            parse_head(br#"{"model":"x","messages":[],"stream":"true"}"#).unwrap(),
+            parse_chat_head(br#"{"model":"x","messages":[],"stream":"true"}"#).unwrap(),
             ("x".to_string(), false)
         );
     }
@@ -818,7 +818,7 @@ mod tests {
     fn test_state() -> Arc<AppState> {
         let mut cfg = crate::config::Config::default();
         cfg.upstream.base_url = "http://127.0.0.1:9".into();
-        let health = Arc::new(crate::engine::Health::new());
+        let health = Arc::new(crate::engine::Cooldowns::new());
         let rt = super::super::Runtime::build(cfg, 80, health.clone(), None).expect("runtime");
         AppState::new(rt, "127.0.0.1:80".parse().expect("addr"), health, false)
     }

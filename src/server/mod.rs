@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::engine::{Engine, Health};
+use crate::engine::{Cooldowns, Engine};
 use crate::error::ApiError;
 use crate::upstream::Upstream;
 pub use conn::{ReqBody, ServerLimits};
@@ -82,7 +82,7 @@ impl Runtime {
     pub fn build(
         config: Config,
         port: u16,
-        health: Arc<Health>,
+        health: Arc<Cooldowns>,
         key: Option<String>,
     ) -> Result<Runtime, ServeError> {
         let base = config.upstream_v1_base().ok_or(ServeError::NoUpstream)?;
@@ -110,7 +110,7 @@ pub struct AppState {
     pub models: ArcSwap<ModelState>,
     /// Makes model-list fetches single-flight (`models::refresh_shared`).
     pub models_fetch: models::ModelFetch,
-    pub health: Arc<Health>,
+    pub health: Arc<Cooldowns>,
     pub stats: Stats,
     pub metrics: metrics::Metrics,
     pub started: Instant,
@@ -137,7 +137,7 @@ impl AppState {
     pub fn new(
         runtime: Runtime,
         addr: SocketAddr,
-        health: Arc<Health>,
+        health: Arc<Cooldowns>,
         demo: bool,
     ) -> Arc<AppState> {
         Arc::new(AppState {
@@ -467,7 +467,7 @@ mod tests {
     fn test_state() -> Arc<AppState> {
         let mut cfg = Config::default();
         cfg.upstream.base_url = "http://127.0.0.1:9".into();
-        let health = Arc::new(Health::new());
+        let health = Arc::new(Cooldowns::new());
         let rt = Runtime::build(cfg, 80, health.clone(), None).expect("runtime");
         AppState::new(rt, "127.0.0.1:80".parse().expect("addr"), health, false)
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use llm_router::config::Config;
-use llm_router::engine::Health;
+use llm_router::engine::Cooldowns;
 use llm_router::server::{self, AppState, Runtime, ServerLimits};
 use llm_router::sim::{SimOptions, SimRelay};
 
@@ -58,7 +58,7 @@ impl TestGateway {
         cfg.validate().expect("valid test config");
         let listener = server::bind(&cfg.server.host, 0).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let health = Arc::new(Health::new());
+        let health = Arc::new(Cooldowns::new());
         let key = Some(cfg.upstream.api_key.clone()).filter(|k| !k.is_empty());
         let runtime = Runtime::build(cfg, addr.port(), health.clone(), key).expect("runtime");
         let state = AppState::new(runtime, addr, health, false);
