@@ -100,7 +100,9 @@ fn routing_stage(c: &mut Criterion) {
     let engine = Engine::new(RouterConfig::default(), Arc::new(Cooldowns::new()));
     let body = conversation(100_000);
     let raw = serde_json::to_vec(&body).unwrap();
+    // The timer is on: the engine bounds the router call by `router.timeout_ms`.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let mut g = c.benchmark_group("routing_stage");

@@ -3,6 +3,8 @@
 
 mod util;
 
+/// The accounting sink: every request, failed ones included, reaches usage exactly once.
+mod accounting;
 /// `init`, `config`, `models`, `route-test` through the real binary.
 mod cli_cmds;
 /// The daemon lifecycle through the real binary: start, status, stop, races, reload.

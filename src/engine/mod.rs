@@ -1,11 +1,15 @@
-//! The two-stage routing core, shared by the daemon and `route-test`.
+//! The two-stage routing core, shared by every front door and `route-test`: routing lives
+//! here and nowhere else.
 //!
-//! Pure apart from one door: the router model is reached through [`RouterCaller`], so every
-//! routing behaviour is testable without sockets. Flow for a virtual model:
-//! features → candidates (capabilities, context, exclusions, cooldowns) → router model call
-//! with a bounded, redacted payload → validated decision, or the deterministic policy when
-//! the router fails in any way. A router failure never fails the request; only "no model
-//! can serve this request at all" does.
+//! A front door builds one [`request::Request`] and calls [`Engine::route`] (`route.rs`), which
+//! owns the whole loop: candidates, the router call, the policy, fallback across models,
+//! retry-after waits, the repairs of what we added to the body, and the cooldown rules.
+//! Pure apart from one door: the relay is reached only through [`relay::Relay`] (the
+//! decision stage sees it as a [`RouterCaller`]), so every routing behaviour is testable
+//! without sockets. Flow for a virtual model: features → candidates (capabilities, context,
+//! exclusions, cooldowns) → router model call with a bounded, redacted payload → validated
+//! decision, or the deterministic policy when the router fails in any way. A router failure
+//! never fails the request; only "no model can serve this request at all" does.
 
 pub mod cooldown;
 pub mod decision;
@@ -13,7 +17,10 @@ pub mod features;
 pub mod policy;
 pub mod prompt;
 pub mod redact;
+pub mod relay;
+pub mod request;
 pub mod rewrite;
+pub mod route;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +35,9 @@ use crate::error::ApiError;
 pub use cooldown::Cooldowns;
 pub use decision::Effort;
 pub use features::Features;
+pub use relay::{Relay, Verdict};
+pub use request::Request;
+pub use route::{Attempt, EngineError, Routed, Trail};
 
 /// The virtual models, in the order `/v1/models` lists them.
 pub const VIRTUAL_MODELS: [&str; 3] = ["auto", "auto-coding", "auto-longtext"];
@@ -273,9 +283,17 @@ impl Engine {
             let payload = prompt::payload(mode, &candidates, excluded, features, &view);
             let body = prompt::router_body(router, &payload, self.settings.max_tokens);
             let started = Instant::now();
-            let res = caller
-                .call(body, Duration::from_millis(self.settings.timeout_ms))
-                .await;
+            // The router stage's own deadline, kept here whatever the door does: a router
+            // that does not answer in time is a router failure, and the policy decides.
+            let timeout = Duration::from_millis(self.settings.timeout_ms);
+            let res = tokio::time::timeout(timeout, caller.call(body, timeout))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(RouterCallError::Failed(format!(
+                        "router timed out after {} ms",
+                        timeout.as_millis()
+                    )))
+                });
             decision.router_ms = started.elapsed().as_millis() as u64;
             match res {
                 Ok(resp) => {

@@ -9,6 +9,7 @@
 //! started with and streams survive a reload. Deciding models is the engine's job; this
 //! module only wires requests to it.
 
+pub mod accounting;
 pub mod admin;
 pub mod chat;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod panic_net;
 pub mod relay;
 pub mod route_test;
 pub mod stats;
+pub mod upstream_relay;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
