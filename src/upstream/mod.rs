@@ -181,7 +181,9 @@ impl UpstreamError {
             UpstreamError::Timeout(_) => {
                 ApiError::new(504, "timeout_error", "upstream_timeout", self.to_string())
             }
-            _ => ApiError::new(status, "upstream_error", self.code(), self.to_string()),
+            UpstreamError::Connect(_) | UpstreamError::Stream(_) | UpstreamError::Invalid(_) => {
+                ApiError::new(status, "upstream_error", self.code(), self.to_string())
+            }
         }
     }
 }
