@@ -130,12 +130,26 @@ pub enum RouterCallError {
 }
 
 /// The router model's door to the relay: send a chat body, get the response JSON.
-pub trait RouterCaller {
+pub trait RouterCaller: Sync {
     fn call(
         &self,
         body: Value,
         timeout: Duration,
     ) -> impl Future<Output = Result<Value, RouterCallError>> + Send;
+
+    /// The answer's text and usage, which is all the decision stage reads. The default goes
+    /// through [`RouterCaller::call`]; the relay's door reads them straight from the answer's
+    /// bytes instead (`relay::RouterVia`), with no JSON tree in between.
+    fn reply(
+        &self,
+        body: Value,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<decision::RouterReply, RouterCallError>> + Send {
+        async move {
+            let v = self.call(body, timeout).await?;
+            Ok(decision::RouterReply::from_value(&v))
+        }
+    }
 }
 
 /// The engine: settings plus the shared health table.
@@ -286,7 +300,7 @@ impl Engine {
             // The router stage's own deadline, kept here whatever the door does: a router
             // that does not answer in time is a router failure, and the policy decides.
             let timeout = Duration::from_millis(self.settings.timeout_ms);
-            let res = tokio::time::timeout(timeout, caller.call(body, timeout))
+            let res = tokio::time::timeout(timeout, caller.reply(body, timeout))
                 .await
                 .unwrap_or_else(|_| {
                     Err(RouterCallError::Failed(format!(
@@ -296,19 +310,15 @@ impl Engine {
                 });
             decision.router_ms = started.elapsed().as_millis() as u64;
             match res {
-                Ok(resp) => {
-                    let pt = resp.pointer("/usage/prompt_tokens").and_then(Value::as_u64);
-                    let ct = resp
-                        .pointer("/usage/completion_tokens")
-                        .and_then(Value::as_u64);
+                Ok(reply) => {
+                    let (pt, ct) = (reply.prompt_tokens, reply.completion_tokens);
                     decision.router_prompt_tokens = pt;
                     decision.router_completion_tokens = ct;
                     decision.router_cost = router.cost(pt.unwrap_or(0), ct.unwrap_or(0));
                     if pt.is_some() || ct.is_some() {
                         self.cooldowns.success(&router.id);
                     }
-                    let text = decision::response_text(&resp).unwrap_or_default();
-                    decision::parse(&text, &ids).map_err(|e| e.to_string())
+                    decision::parse(&reply.text, &ids).map_err(|e| e.to_string())
                 }
                 Err(e) => {
                     if matches!(e, RouterCallError::Failed(_)) {

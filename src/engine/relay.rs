@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::decision::RouterReply;
 use super::{RouterCallError, RouterCaller};
 use crate::upstream::{Stage, UpstreamError};
 
@@ -22,12 +23,12 @@ pub trait Relay: Sync {
     /// and the engine moves on to the next candidate).
     type Answer: Send;
 
-    /// The router model's call: the chat body, and the whole answer as JSON within `timeout`.
+    /// The router model's call: the chat body, and the whole answer's bytes within `timeout`.
     fn router(
         &self,
-        body: Value,
+        body: Bytes,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Value, UpstreamError>> + Send;
+    ) -> impl Future<Output = Result<Bytes, UpstreamError>> + Send;
 
     /// One answer attempt with this (already rewritten) chat body.
     fn send(
@@ -116,15 +117,35 @@ pub fn repair(e: &UpstreamError, added_effort: bool, added_usage: bool) -> Optio
 /// it does not count against the router model.
 pub struct RouterVia<'a, R>(pub &'a R);
 
-impl<R: Relay> RouterCaller for RouterVia<'_, R> {
-    async fn call(&self, body: Value, timeout: Duration) -> Result<Value, RouterCallError> {
+impl<R: Relay> RouterVia<'_, R> {
+    /// The router body serialised straight into bytes, the answer's bytes back.
+    async fn answer(&self, body: &Value, timeout: Duration) -> Result<Bytes, RouterCallError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| RouterCallError::Failed(format!("router request: {e}")))?;
         self.0
-            .router(body, timeout)
+            .router(Bytes::from(body), timeout)
             .await
             .map_err(|e| match verdict(&e) {
                 Verdict::RelayFault => RouterCallError::RelayUnreachable(e.to_string()),
                 Verdict::ChargeModel | Verdict::Final => RouterCallError::Failed(e.to_string()),
             })
+    }
+}
+
+fn not_json(e: serde_json::Error) -> RouterCallError {
+    RouterCallError::Failed(format!("router answer is not JSON: {e}"))
+}
+
+impl<R: Relay> RouterCaller for RouterVia<'_, R> {
+    async fn call(&self, body: Value, timeout: Duration) -> Result<Value, RouterCallError> {
+        let bytes = self.answer(&body, timeout).await?;
+        serde_json::from_slice(&bytes).map_err(not_json)
+    }
+
+    /// Bytes → text and usage, directly: the path every routed request takes.
+    async fn reply(&self, body: Value, timeout: Duration) -> Result<RouterReply, RouterCallError> {
+        let bytes = self.answer(&body, timeout).await?;
+        RouterReply::from_slice(&bytes).map_err(not_json)
     }
 }
 

@@ -97,9 +97,10 @@ impl Relay for Scripted {
     /// The model that answered.
     type Answer = String;
 
-    async fn router(&self, _body: Value, _timeout: Duration) -> Result<Value, UpstreamError> {
+    async fn router(&self, body: Bytes, _timeout: Duration) -> Result<Bytes, UpstreamError> {
+        let _: Value = serde_json::from_slice(&body).expect("the router body is JSON");
         match &self.router {
-            Some(r) => r.clone(),
+            Some(r) => r.clone().map(|v| Bytes::from(v.to_string())),
             None => std::future::pending().await,
         }
     }

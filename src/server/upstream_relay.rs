@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
-use serde_json::Value;
 
 use super::relay::{self, Committed};
 use crate::engine::Relay;
@@ -36,16 +35,10 @@ pub struct UpstreamRelay<'a> {
 impl Relay for UpstreamRelay<'_> {
     type Answer = Answer;
 
-    async fn router(&self, body: Value, timeout: Duration) -> Result<Value, UpstreamError> {
-        // Serialised straight into the request body, and the answer read straight from it.
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| UpstreamError::Invalid(format!("router request: {e}")))?;
-        let bytes = self
-            .upstream
-            .router_call(Bytes::from(body), self.request_id, timeout)
-            .await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| UpstreamError::Stream(format!("router answer is not JSON: {e}")))
+    async fn router(&self, body: Bytes, timeout: Duration) -> Result<Bytes, UpstreamError> {
+        self.upstream
+            .router_call(body, self.request_id, timeout)
+            .await
     }
 
     async fn send(&self, body: Bytes, stream: bool) -> Result<Answer, UpstreamError> {
