@@ -3,7 +3,7 @@
 //! The client's body is scanned once ([`rewrite::members`]: each top-level member's key and
 //! the span of its value; values are checked, not built). Everything forwarded untouched
 //! stays those bytes; stage 2 splices `model` (and maybe `reasoning_effort` and
-//! `stream_options`) into them ([`Request::edit`]). Only a request for a virtual model
+//! `stream_options`) into them ([`Body::edit`]). Only a request for a virtual model
 //! parses more: the members routing reads (messages, tools and a few scalars) become a small
 //! JSON view for the features and the router's redacted summary. A pass-through request is
 //! never parsed beyond the scan.
