@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use llm_router::catalog::{Catalog, join};
 use llm_router::config::RouterConfig;
 use llm_router::engine::{
-    Engine, Health, Mode, RouterCallError, RouterCaller, decision, features, redact, rewrite,
+    Cooldowns, Engine, Mode, RouterCallError, RouterCaller, decision, features, redact, rewrite,
 };
 use llm_router::sim::sse_chunks_for;
 use llm_router::upstream::sse::{SseDecoder, SseFramer};
@@ -97,10 +97,12 @@ fn routing_stage(c: &mut Criterion) {
     // The simulated relay's list: the same models the gateway routes among in tests.
     let upstream: Vec<Value> = llm_router::sim::default_models();
     let models = join(&upstream, Catalog::embedded(), &Default::default());
-    let engine = Engine::new(RouterConfig::default(), Arc::new(Health::new()));
+    let engine = Engine::new(RouterConfig::default(), Arc::new(Cooldowns::new()));
     let body = conversation(100_000);
     let raw = serde_json::to_vec(&body).unwrap();
+    // The timer is on: the engine bounds the router call by `router.timeout_ms`.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let mut g = c.benchmark_group("routing_stage");

@@ -180,7 +180,9 @@ async fn gzip_events_are_relayed_as_they_arrive_not_at_the_end_of_the_body() {
     })
     .await;
     assert_eq!(got_all, Ok(true), "{text}");
-    assert!(text.contains("three"), "{text}");
+    // All three content pieces, then the finish chunk.
+    assert_eq!(text.matches("\"content\":").count(), 3, "{text}");
+    assert!(text.contains("\"finish_reason\":\"stop\""), "{text}");
 }
 
 #[tokio::test]

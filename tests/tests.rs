@@ -3,6 +3,8 @@
 
 mod util;
 
+/// The accounting sink: every request, failed ones included, reaches usage exactly once.
+mod accounting;
 /// One assembly point: `route-test` in-process and through the daemon agree; a reload keeps
 /// streams and relay connections unless the upstream settings changed.
 mod assembly;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use llm_router::catalog::{Catalog, ModelFacts, join};
 use llm_router::config::RouterConfig;
 use llm_router::engine::{
-    Engine, Health, Mode, RouterCallError, RouterCaller, decision, features, prompt, redact,
+    Cooldowns, Engine, Mode, RouterCallError, RouterCaller, decision, features, prompt, redact,
     rewrite,
 };
 use llm_router::upstream::sse::SseDecoder;
@@ -163,7 +163,7 @@ impl RouterCaller for Says {
 #[tokio::test]
 async fn decide_routes_every_script_at_every_offset() {
     let models = models();
-    let engine = Engine::new(RouterConfig::default(), Arc::new(Health::new()));
+    let engine = Engine::new(RouterConfig::default(), Arc::new(Cooldowns::new()));
     for (i, script) in SCRIPTS.iter().enumerate() {
         for k in 0..300 {
             let text = &shaped(k, script)[k % 5];

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::catalog::{self, Catalog, ModelFacts, ModelOverride};
 use crate::config::{self, UpstreamConfig};
 use crate::daemon::client::{Client, ClientError};
-use crate::engine::{Engine, Health, policy};
+use crate::engine::{Cooldowns, Engine, policy};
 use crate::ui;
 use crate::upstream::Upstream;
 
@@ -210,7 +210,7 @@ pub(crate) fn probe(
         format!("could not list models at {url}: {e} (check upstream.base_url and the relay key)")
     })?;
     let facts = catalog::join(&listed, Catalog::embedded(), overrides);
-    let engine = Engine::new(router.clone(), Arc::new(Health::new()));
+    let engine = Engine::new(router.clone(), Arc::new(Cooldowns::new()));
     let router_model = engine.router_model(&facts).map(|m| m.id.clone());
     let router_model_configured =
         !router.model.is_empty() && router_model.as_deref() == Some(router.model.as_str());

@@ -76,6 +76,117 @@ pub enum DecisionError {
     UnknownTarget(String),
 }
 
+/// What the decision stage reads of the router's answer: the assistant text and the usage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouterReply {
+    /// The first choice's message text (content parts joined); empty when there is none.
+    pub text: String,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+}
+
+impl RouterReply {
+    /// From a parsed chat.completion response.
+    pub fn from_value(resp: &Value) -> RouterReply {
+        let usage = |k: &str| {
+            resp.get("usage")
+                .and_then(|u| u.get(k))
+                .and_then(Value::as_u64)
+        };
+        RouterReply {
+            text: response_text(resp).unwrap_or_default(),
+            prompt_tokens: usage("prompt_tokens"),
+            completion_tokens: usage("completion_tokens"),
+        }
+    }
+
+    /// Straight from the answer's bytes, reading only the text and the usage (the same
+    /// result as [`RouterReply::from_value`], without building the JSON tree). Members of
+    /// an unexpected shape are ignored, as a lookup in the tree would ignore them; only a
+    /// body that is not a JSON object is an error.
+    pub fn from_slice(bytes: &[u8]) -> Result<RouterReply, serde_json::Error> {
+        use serde::Deserialize;
+        use serde::de::IgnoredAny;
+
+        /// A member of the expected shape, or anything else (ignored).
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shaped<T> {
+            As(T),
+            Other(IgnoredAny),
+        }
+        impl<T> Shaped<T> {
+            fn get(self) -> Option<T> {
+                match self {
+                    Shaped::As(t) => Some(t),
+                    Shaped::Other(_) => None,
+                }
+            }
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            choices: Option<Shaped<Vec<Shaped<Choice>>>>,
+            usage: Option<Shaped<Usage>>,
+        }
+        #[derive(Deserialize)]
+        struct Choice {
+            message: Option<Shaped<Message>>,
+        }
+        #[derive(Deserialize)]
+        struct Message {
+            content: Option<Shaped<Content>>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Content {
+            Text(String),
+            Parts(Vec<Shaped<Part>>),
+        }
+        #[derive(Deserialize)]
+        struct Part {
+            text: Option<Shaped<String>>,
+        }
+        #[derive(Deserialize)]
+        struct Usage {
+            prompt_tokens: Option<Shaped<u64>>,
+            completion_tokens: Option<Shaped<u64>>,
+        }
+
+        let wire: Wire = serde_json::from_slice(bytes)?;
+        let content = wire
+            .choices
+            .and_then(Shaped::get)
+            .and_then(|c| c.into_iter().next())
+            .and_then(Shaped::get)
+            .and_then(|c| c.message)
+            .and_then(Shaped::get)
+            .and_then(|m| m.content)
+            .and_then(Shaped::get);
+        let text = match content {
+            Some(Content::Text(s)) => s,
+            Some(Content::Parts(parts)) => parts
+                .into_iter()
+                .filter_map(|p| p.get().and_then(|p| p.text).and_then(Shaped::get))
+                .collect::<Vec<_>>()
+                .join(""),
+            None => String::new(),
+        };
+        let usage = wire.usage.and_then(Shaped::get);
+        let (prompt_tokens, completion_tokens) = match usage {
+            Some(u) => (
+                u.prompt_tokens.and_then(Shaped::get),
+                u.completion_tokens.and_then(Shaped::get),
+            ),
+            None => (None, None),
+        };
+        Ok(RouterReply {
+            text,
+            prompt_tokens,
+            completion_tokens,
+        })
+    }
+}
+
 /// Extract the assistant text of a chat.completion response.
 pub fn response_text(resp: &Value) -> Option<String> {
     let content = resp.pointer("/choices/0/message/content")?;
@@ -202,6 +313,35 @@ mod tests {
     use super::*;
 
     const C: &[&str] = &["gpt-5.4-mini", "gpt-5.5", "gpt-5.3-codex"];
+
+    #[test]
+    fn the_reply_read_from_bytes_is_the_reply_read_from_the_tree() {
+        let answers = [
+            r#"{"choices":[{"message":{"content":"{\"target_model\":\"x\"}"}}],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+            r#"{"choices":[{"message":{"content":[{"type":"text","text":"a"},"junk",{"text":7},{"text":"b"}]}}]}"#,
+            r#"{"choices":[{"message":{"content":null}}],"usage":{"prompt_tokens":1.5,"completion_tokens":-1}}"#,
+            r#"{"choices":[{"message":{"content":{"odd":true}}},{"message":{"content":"second"}}]}"#,
+            r#"{"choices":"none","usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":9}}"#,
+            r#"{"choices":[7,{"message":"x"}],"id":"r"}"#,
+            r#"{}"#,
+        ];
+        for a in answers {
+            let tree: Value = serde_json::from_str(a).expect("json");
+            assert_eq!(
+                RouterReply::from_slice(a.as_bytes()).expect("an object"),
+                RouterReply::from_value(&tree),
+                "{a}"
+            );
+        }
+        assert_eq!(
+            RouterReply::from_slice(br#"{"choices":[{"message":{"content":"hi"}}]}"#)
+                .expect("ok")
+                .text,
+            "hi"
+        );
+        assert!(RouterReply::from_slice(b"not json").is_err());
+    }
 
     #[test]
     fn plain_json() {

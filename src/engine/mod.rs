@@ -1,19 +1,26 @@
-//! The two-stage routing core, shared by the daemon and `route-test`.
+//! The two-stage routing core, shared by every front door and `route-test`: routing lives
+//! here and nowhere else.
 //!
-//! Pure apart from one door: the router model is reached through [`RouterCaller`], so every
-//! routing behaviour is testable without sockets. Flow for a virtual model:
-//! features → candidates (capabilities, context, exclusions, cooldowns) → router model call
-//! with a bounded, redacted payload → validated decision, or the deterministic policy when
-//! the router fails in any way. A router failure never fails the request; only "no model
-//! can serve this request at all" does.
+//! A front door builds one [`request::Request`] and calls [`Engine::route`] (`route.rs`), which
+//! owns the whole loop: candidates, the router call, the policy, fallback across models,
+//! retry-after waits, the repairs of what we added to the body, and the cooldown rules.
+//! Pure apart from one door: the relay is reached only through [`relay::Relay`] (the
+//! decision stage sees it as a [`RouterCaller`]), so every routing behaviour is testable
+//! without sockets. Flow for a virtual model: features → candidates (capabilities, context,
+//! exclusions, cooldowns) → router model call with a bounded, redacted payload → validated
+//! decision, or the deterministic policy when the router fails in any way. A router failure
+//! never fails the request; only "no model can serve this request at all" does.
 
+pub mod cooldown;
 pub mod decision;
 pub mod features;
-pub mod health;
 pub mod policy;
 pub mod prompt;
 pub mod redact;
+pub mod relay;
+pub mod request;
 pub mod rewrite;
+pub mod route;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,9 +32,12 @@ use serde_json::Value;
 use crate::catalog::ModelFacts;
 use crate::config::RouterConfig;
 use crate::error::ApiError;
+pub use cooldown::Cooldowns;
 pub use decision::Effort;
 pub use features::Features;
-pub use health::Health;
+pub use relay::{Relay, Verdict};
+pub use request::Request;
+pub use route::{Attempt, EngineError, Routed, Trail};
 
 /// The virtual models, in the order `/v1/models` lists them.
 pub const VIRTUAL_MODELS: [&str; 3] = ["auto", "auto-coding", "auto-longtext"];
@@ -120,24 +130,41 @@ pub enum RouterCallError {
 }
 
 /// The router model's door to the relay: send a chat body, get the response JSON.
-pub trait RouterCaller {
+pub trait RouterCaller: Sync {
     fn call(
         &self,
         body: Value,
         timeout: Duration,
     ) -> impl Future<Output = Result<Value, RouterCallError>> + Send;
+
+    /// The answer's text and usage, which is all the decision stage reads. The default goes
+    /// through [`RouterCaller::call`]; the relay's door reads them straight from the answer's
+    /// bytes instead (`relay::RouterVia`), with no JSON tree in between.
+    fn reply(
+        &self,
+        body: Value,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<decision::RouterReply, RouterCallError>> + Send {
+        async move {
+            let v = self.call(body, timeout).await?;
+            Ok(decision::RouterReply::from_value(&v))
+        }
+    }
 }
 
 /// The engine: settings plus the shared health table.
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub settings: RouterConfig,
-    pub health: Arc<Health>,
+    pub cooldowns: Arc<Cooldowns>,
 }
 
 impl Engine {
-    pub fn new(settings: RouterConfig, health: Arc<Health>) -> Self {
-        Self { settings, health }
+    pub fn new(settings: RouterConfig, cooldowns: Arc<Cooldowns>) -> Self {
+        Self {
+            settings,
+            cooldowns,
+        }
     }
 
     /// Models that can serve a request with `features`, minus `excluded` and cooled-down ones.
@@ -186,7 +213,7 @@ impl Engine {
         let warm: Vec<&ModelFacts> = capable
             .iter()
             .copied()
-            .filter(|m| !self.health.is_cooling(&m.id, now))
+            .filter(|m| !self.cooldowns.is_cooling(&m.id, now))
             .collect();
         // Trying a cooled-down model beats failing the request outright.
         Ok(if warm.is_empty() { capable } else { warm })
@@ -199,13 +226,13 @@ impl Engine {
         let now = Instant::now();
         if !self.settings.model.is_empty()
             && let Some(m) = models.iter().find(|m| m.id == self.settings.model)
-            && !self.health.is_cooling(&m.id, now)
+            && !self.cooldowns.is_cooling(&m.id, now)
         {
             return Some(m);
         }
         let pool: Vec<&ModelFacts> = models
             .iter()
-            .filter(|m| m.chat && m.excluded.is_none() && !self.health.is_cooling(&m.id, now))
+            .filter(|m| m.chat && m.excluded.is_none() && !self.cooldowns.is_cooling(&m.id, now))
             .collect();
         let priced_positive: Vec<&ModelFacts> = pool
             .iter()
@@ -270,28 +297,32 @@ impl Engine {
             let payload = prompt::payload(mode, &candidates, excluded, features, &view);
             let body = prompt::router_body(router, &payload, self.settings.max_tokens);
             let started = Instant::now();
-            let res = caller
-                .call(body, Duration::from_millis(self.settings.timeout_ms))
-                .await;
+            // The router stage's own deadline, kept here whatever the door does: a router
+            // that does not answer in time is a router failure, and the policy decides.
+            let timeout = Duration::from_millis(self.settings.timeout_ms);
+            let res = tokio::time::timeout(timeout, caller.reply(body, timeout))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(RouterCallError::Failed(format!(
+                        "router timed out after {} ms",
+                        timeout.as_millis()
+                    )))
+                });
             decision.router_ms = started.elapsed().as_millis() as u64;
             match res {
-                Ok(resp) => {
-                    let pt = resp.pointer("/usage/prompt_tokens").and_then(Value::as_u64);
-                    let ct = resp
-                        .pointer("/usage/completion_tokens")
-                        .and_then(Value::as_u64);
+                Ok(reply) => {
+                    let (pt, ct) = (reply.prompt_tokens, reply.completion_tokens);
                     decision.router_prompt_tokens = pt;
                     decision.router_completion_tokens = ct;
                     decision.router_cost = router.cost(pt.unwrap_or(0), ct.unwrap_or(0));
                     if pt.is_some() || ct.is_some() {
-                        self.health.success(&router.id);
+                        self.cooldowns.success(&router.id);
                     }
-                    let text = decision::response_text(&resp).unwrap_or_default();
-                    decision::parse(&text, &ids).map_err(|e| e.to_string())
+                    decision::parse(&reply.text, &ids).map_err(|e| e.to_string())
                 }
                 Err(e) => {
                     if matches!(e, RouterCallError::Failed(_)) {
-                        self.health.failure(
+                        self.cooldowns.failure(
                             &router.id,
                             self.settings.cooldown_failures,
                             Duration::from_secs(self.settings.cooldown_secs),

@@ -2,7 +2,9 @@
 //!
 //! The client's body is forwarded unchanged except for those two fields, so instead of
 //! re-serialising a parsed document (slow for 1 MiB image requests, and lossy for number
-//! formatting and key order) we splice the new values into the original bytes.
+//! formatting and key order) we splice the new values into the original bytes. The spans
+//! come from one scan of the top level ([`members`]), done once per request by
+//! `engine::request`.
 
 use bytes::{Bytes, BytesMut};
 use serde_json::value::RawValue;
@@ -48,25 +50,70 @@ pub struct BodyFacts {
 
 /// Apply `edits`, splicing into the original bytes.
 pub fn edit(body: &[u8], edits: &Edits) -> Result<(Bytes, BodyFacts), RewriteError> {
-    let map: Vec<(String, &RawValue)> = top_level(body)?;
+    let members = members(body)?;
+    edit_with(body, &members, edits)
+}
+
+/// One top-level member of a JSON object body: its key and where its value lies in the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub key: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The top-level members of `body` (a JSON object, nothing after it but whitespace), in
+/// order; values are only checked and skipped, not built.
+pub fn members(body: &[u8]) -> Result<Vec<Member>, RewriteError> {
+    members_or_reason(body).map_err(|_| RewriteError)
+}
+
+/// [`members`] with serde's reason when the body is not a JSON object.
+pub fn members_or_reason(body: &[u8]) -> Result<Vec<Member>, serde_json::Error> {
     let base = body.as_ptr() as usize;
-    let span_of = |v: &RawValue| {
-        let start = v.get().as_ptr() as usize - base;
-        (start, start + v.get().len())
-    };
-    // serde keeps the last duplicate; so do we.
-    let find = |key: &str| map.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let raw = serde::Deserializer::deserialize_map(&mut de, TopLevel)?;
+    de.end()?;
+    Ok(raw
+        .into_iter()
+        .map(|(key, v)| {
+            let start = v.get().as_ptr() as usize - base;
+            Member {
+                key,
+                start,
+                end: start + v.get().len(),
+            }
+        })
+        .collect())
+}
+
+/// The value of the last member named `key` (serde keeps the last duplicate; so do we).
+pub fn find<'b>(body: &'b [u8], members: &[Member], key: &str) -> Option<&'b [u8]> {
+    members
+        .iter()
+        .rev()
+        .find(|m| m.key == key)
+        .and_then(|m| body.get(m.start..m.end))
+}
+
+/// [`edit`] on a body whose members are already known (the internal request scans once).
+pub fn edit_with(
+    body: &[u8],
+    members: &[Member],
+    edits: &Edits,
+) -> Result<(Bytes, BodyFacts), RewriteError> {
+    let find_member = |key: &str| members.iter().rev().find(|m| m.key == key);
     let mut facts = BodyFacts::default();
-    let stream_options = find("stream_options");
+    let stream_options = find(body, members, "stream_options");
     if let Some(so) = stream_options {
-        facts.client_wants_usage = serde_json::from_str::<serde_json::Value>(so.get())
+        facts.client_wants_usage = serde_json::from_slice::<serde_json::Value>(so)
             .ok()
             .and_then(|v| v.get("include_usage").and_then(serde_json::Value::as_bool))
             == Some(true);
     }
     let mut inserts = String::new();
     if let Some(e) = edits.effort
-        && find("reasoning_effort").is_none_or(|v| v.get() == "null")
+        && find(body, members, "reasoning_effort").is_none_or(|v| v == b"null")
     {
         inserts.push_str("\"reasoning_effort\":");
         inserts.push_str(&serde_json::to_string(e).map_err(|_| RewriteError)?);
@@ -76,7 +123,7 @@ pub fn edit(body: &[u8], edits: &Edits) -> Result<(Bytes, BodyFacts), RewriteErr
         inserts.push_str("\"stream_options\":{\"include_usage\":true},");
         facts.usage_added = true;
     }
-    let model_span = find("model").map(span_of);
+    let model_span = find_member("model").map(|m| (m.start, m.end));
     let model_json = match edits.model {
         Some(m) => Some(serde_json::to_string(m).map_err(|_| RewriteError)?),
         None => None,
@@ -89,45 +136,40 @@ pub fn edit(body: &[u8], edits: &Edits) -> Result<(Bytes, BodyFacts), RewriteErr
         inserts.push(',');
     }
     let open = body.iter().position(|&b| b == b'{').ok_or(RewriteError)?;
-    if map.is_empty() {
+    if members.is_empty() {
         // `{}`: no trailing comma may follow the last inserted member.
         inserts.pop();
     }
+    let at = |r: std::ops::Range<usize>| body.get(r).ok_or(RewriteError);
     let mut out = BytesMut::with_capacity(body.len() + inserts.len() + 32);
-    out.extend_from_slice(&body[..=open]);
+    out.extend_from_slice(at(0..open + 1)?);
     out.extend_from_slice(inserts.as_bytes());
     match (model_span, &model_json) {
         (Some((s, e)), Some(mj)) => {
-            out.extend_from_slice(&body[open + 1..s]);
+            out.extend_from_slice(at(open + 1..s)?);
             out.extend_from_slice(mj.as_bytes());
-            out.extend_from_slice(&body[e..]);
+            out.extend_from_slice(at(e..body.len())?);
         }
-        _ => out.extend_from_slice(&body[open + 1..]),
+        _ => out.extend_from_slice(at(open + 1..body.len())?),
     }
     Ok((out.freeze(), facts))
 }
 
-/// Top-level keys with borrowed raw values pointing into `body`.
-fn top_level(body: &[u8]) -> Result<Vec<(String, &RawValue)>, RewriteError> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Vec<(String, &'de RawValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut a: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut v = Vec::new();
-            while let Some((k, raw)) = a.next_entry::<String, &'de RawValue>()? {
-                v.push((k, raw));
-            }
-            Ok(v)
-        }
+/// Top-level keys with borrowed raw values pointing into the body.
+struct TopLevel;
+
+impl<'de> serde::de::Visitor<'de> for TopLevel {
+    type Value = Vec<(String, &'de RawValue)>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde::Deserializer::deserialize_map(&mut de, V).map_err(|_| RewriteError)
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some((k, raw)) = a.next_entry::<String, &'de RawValue>()? {
+            v.push((k, raw));
+        }
+        Ok(v)
+    }
 }
 
 #[cfg(test)]

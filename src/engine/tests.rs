@@ -87,7 +87,7 @@ impl RouterCaller for Fake {
 }
 
 fn engine() -> Engine {
-    Engine::new(RouterConfig::default(), Arc::new(Health::new()))
+    Engine::new(RouterConfig::default(), Arc::new(Cooldowns::new()))
 }
 
 fn chat(text: &str) -> Value {
@@ -241,13 +241,13 @@ async fn configured_router_model_and_missing_one() {
         model: "gpt-5.4-mini".into(),
         ..RouterConfig::default()
     };
-    let e = Engine::new(cfg.clone(), Arc::new(Health::new()));
+    let e = Engine::new(cfg.clone(), Arc::new(Cooldowns::new()));
     let fake = Fake::says(r#"{"target_model":"gpt-5.5"}"#);
     decide(&e, &chat("x"), Mode::Auto, &fake).await.unwrap();
     assert_eq!(fake.calls.lock().unwrap()[0]["model"], "gpt-5.4-mini");
     // A configured router the upstream no longer lists: automatic choice, not a failure.
     cfg.model = "gone".into();
-    let e = Engine::new(cfg, Arc::new(Health::new()));
+    let e = Engine::new(cfg, Arc::new(Cooldowns::new()));
     let fake = Fake::says(r#"{"target_model":"gpt-5.5"}"#);
     let d = decide(&e, &chat("x"), Mode::Auto, &fake).await.unwrap();
     assert_eq!(d.router_model.as_deref(), Some("gpt-4.1-nano"));
@@ -257,7 +257,7 @@ async fn configured_router_model_and_missing_one() {
 async fn cooled_down_models_are_skipped() {
     let e = engine();
     for _ in 0..3 {
-        e.health
+        e.cooldowns
             .failure("gpt-5.3-codex", 3, Duration::from_secs(60), Instant::now());
     }
     let d = decide(
@@ -299,7 +299,7 @@ async fn an_unreachable_relay_does_not_cool_the_router_down() {
         cooldown_failures: 1,
         ..RouterConfig::default()
     };
-    let health = Arc::new(Health::new());
+    let health = Arc::new(Cooldowns::new());
     let e = Engine::new(settings, health.clone());
     for _ in 0..3 {
         let d = decide(&e, &chat("hi"), Mode::Auto, &Fake::unreachable())

@@ -540,7 +540,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, join};
     use crate::config::Config;
-    use crate::engine::Health;
+    use crate::engine::Cooldowns;
     use http_body_util::Full;
 
     const RELAY_KEY: &str = "relay-secret-key-123456";
@@ -569,7 +569,7 @@ mod tests {
 
     fn app(router_key: &str) -> Arc<AppState> {
         let cfg = config(router_key);
-        let health = Arc::new(Health::new());
+        let health = Arc::new(Cooldowns::new());
         let rt = Runtime::build(cfg, 8787, health.clone(), Some(RELAY_KEY.into())).unwrap();
         let state = AppState::new(rt, HOST.parse().unwrap(), health, false);
         let raw: Vec<Value> = [

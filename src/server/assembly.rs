@@ -29,7 +29,7 @@ use super::models::ModelState;
 use super::{AppState, Runtime, ServeError};
 use crate::catalog::{Catalog, join};
 use crate::config::{self, Config, ConfigError, UpstreamConfig};
-use crate::engine::{Engine, Health};
+use crate::engine::{Cooldowns, Engine};
 use crate::upstream::Upstream;
 
 /// Command-line settings that win over the config file, kept so a reload re-applies them
@@ -152,7 +152,7 @@ pub fn runtime(
     config: Config,
     key: Option<String>,
     port: u16,
-    health: Arc<Health>,
+    health: Arc<Cooldowns>,
     previous: Option<&Runtime>,
 ) -> Result<(Runtime, RelayClient), ServeError> {
     let base = config.upstream_v1_base().ok_or(ServeError::NoUpstream)?;
@@ -193,7 +193,7 @@ pub fn build(
     demo: bool,
     source: Option<Source>,
 ) -> Result<Arc<AppState>, ServeError> {
-    let health = Arc::new(Health::new());
+    let health = Arc::new(Cooldowns::new());
     let (rt, _) = runtime(
         settings.config,
         settings.key,

@@ -9,6 +9,7 @@
 //! started with and streams survive a reload. Deciding models is the engine's job; this
 //! module only wires requests to it.
 
+pub mod accounting;
 pub mod admin;
 pub mod assembly;
 pub mod chat;
@@ -21,6 +22,7 @@ pub mod panic_net;
 pub mod relay;
 pub mod route_test;
 pub mod stats;
+pub mod upstream_relay;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,7 +38,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::engine::{Engine, Health};
+use crate::engine::{Cooldowns, Engine};
 use crate::error::ApiError;
 use crate::upstream::Upstream;
 pub use conn::{ReqBody, ServerLimits};
@@ -87,7 +89,7 @@ impl Runtime {
     pub fn build(
         config: Config,
         port: u16,
-        health: Arc<Health>,
+        health: Arc<Cooldowns>,
         key: Option<String>,
     ) -> Result<Runtime, ServeError> {
         assembly::runtime(config, key, port, health, None).map(|(rt, _)| rt)
@@ -100,7 +102,7 @@ pub struct AppState {
     pub models: ArcSwap<ModelState>,
     /// Makes model-list fetches single-flight (`models::refresh_shared`).
     pub models_fetch: models::ModelFetch,
-    pub health: Arc<Health>,
+    pub health: Arc<Cooldowns>,
     pub stats: Stats,
     pub metrics: metrics::Metrics,
     pub started: Instant,
@@ -129,7 +131,7 @@ impl AppState {
     pub fn new(
         runtime: Runtime,
         addr: SocketAddr,
-        health: Arc<Health>,
+        health: Arc<Cooldowns>,
         demo: bool,
     ) -> Arc<AppState> {
         Arc::new(AppState {
@@ -462,7 +464,7 @@ mod tests {
     fn test_state() -> Arc<AppState> {
         let mut cfg = Config::default();
         cfg.upstream.base_url = "http://127.0.0.1:9".into();
-        let health = Arc::new(Health::new());
+        let health = Arc::new(Cooldowns::new());
         let rt = Runtime::build(cfg, 80, health.clone(), None).expect("runtime");
         AppState::new(rt, "127.0.0.1:80".parse().expect("addr"), health, false)
     }

@@ -5,7 +5,7 @@
 //!   OpenAI shape (built by the caller, `server::handle`), logged once with the request id.
 //! - [`PanicSafe`] wraps a streaming body: a panic in `poll_frame` ends the stream with one
 //!   SSE error event, and the connection task lives on.
-//! - Counting: the chat handler's per-request record (`chat::RequestLog`) is dropped during
+//! - Counting: the chat handler's accounting guard (`accounting::Accounted`) is dropped during
 //!   the unwind or right after it (see [`drop_after_panic`]); it asks [`after_panic`] and
 //!   then records the request as a 500, and says so with [`note_recorded`] so the caller
 //!   does not count it twice. Routes without such a record are counted by the caller.
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(catch(async { 7 }).await.expect("no panic"), 7);
     }
 
-    /// Notes itself as recorded when dropped after a panic, like `chat::RequestLog`.
+    /// Notes itself as recorded when dropped after a panic, like `accounting::Accounted`.
     struct Record;
 
     impl Drop for Record {

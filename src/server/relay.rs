@@ -23,10 +23,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
 
 use crate::error::ApiError;
-use crate::upstream::UpstreamError;
 use crate::upstream::sse::{
     EventKind, SseDecoder, SseFramer, classify, ends_answer, may_end_answer,
 };
+use crate::upstream::{Stage, UpstreamError};
 
 pub use crate::upstream::ByteStream;
 
@@ -64,7 +64,7 @@ pub async fn lookahead(
     loop {
         let next = tokio::time::timeout_at(deadline.into(), stream.next())
             .await
-            .map_err(|_| UpstreamError::Timeout("first stream event"))?;
+            .map_err(|_| UpstreamError::Timeout(Stage::FirstEvent))?;
         let chunk = match next {
             None => {
                 return Err(UpstreamError::Stream(

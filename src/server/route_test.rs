@@ -6,8 +6,9 @@
 use serde_json::{Value, json};
 
 use super::Runtime;
-use super::chat::RelayRouter;
+use super::upstream_relay::UpstreamRelay;
 use crate::catalog::ModelFacts;
+use crate::engine::relay::RouterVia;
 use crate::engine::{Decision, Mode, features};
 use crate::error::ApiError;
 
@@ -60,11 +61,13 @@ pub async fn route_test(
     }
     let feats = features::extract(&req.body);
     let request_id = format!("route-test-{}", uuid::Uuid::new_v4().simple());
-    let router = RelayRouter {
+    let forwarded = http::HeaderMap::new();
+    let relay = UpstreamRelay {
         upstream: &rt.upstream,
         request_id: &request_id,
+        forwarded: &forwarded,
     };
     rt.engine
-        .decide(models, mode, &req.body, &feats, &[], &router)
+        .decide(models, mode, &req.body, &feats, &[], &RouterVia(&relay))
         .await
 }

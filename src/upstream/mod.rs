@@ -54,7 +54,7 @@ pub enum UpstreamError {
     #[error("cannot reach the relay: {0}")]
     Connect(String),
     #[error("the relay timed out waiting for the {0}")]
-    Timeout(&'static str),
+    Timeout(Stage),
     #[error("the relay answered HTTP {status}: {message}")]
     Status {
         status: u16,
@@ -71,20 +71,44 @@ pub enum UpstreamError {
     Invalid(String),
 }
 
-impl UpstreamError {
-    /// Whether another attempt (on another model) may help.
-    pub fn retryable(&self) -> bool {
-        match self {
-            UpstreamError::Connect(_) | UpstreamError::Timeout(_) | UpstreamError::Stream(_) => {
-                true
-            }
-            UpstreamError::Status { status, .. } => {
-                matches!(status, 408 | 409 | 429) || *status >= 500
-            }
-            UpstreamError::Invalid(_) => false,
-        }
-    }
+/// The stage of a relay call a timeout ended: the engine tells a relay that cannot be reached
+/// (`Connect`) from a model that is slow to answer (every other stage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The TCP (and TLS) connection.
+    Connect,
+    /// The response head, within the first-byte budget.
+    FirstByte,
+    /// A response reqwest gave up on after connecting.
+    Response,
+    /// The first real event of a stream (`server::relay::lookahead`).
+    FirstEvent,
+    /// A whole non-streaming answer, within the total timeout.
+    CompleteAnswer,
+    /// The router model's whole answer, within `router.timeout_ms`.
+    RouterAnswer,
+    /// `GET /v1/models`.
+    ModelList,
+}
 
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Connect => "connection",
+            Stage::FirstByte => "first byte",
+            Stage::Response => "response",
+            Stage::FirstEvent => "first stream event",
+            Stage::CompleteAnswer => "complete answer",
+            Stage::RouterAnswer => "router answer",
+            Stage::ModelList => "model list",
+        })
+    }
+}
+
+impl UpstreamError {
+    /// The client status for this error (the one mapping; [`UpstreamError::to_api_error`]
+    /// builds the envelope from it). What an error means for fallback and cooldowns is the
+    /// engine's rule: `engine::relay::verdict`.
     pub fn status(&self) -> u16 {
         match self {
             UpstreamError::Connect(_) => 502,
@@ -157,7 +181,9 @@ impl UpstreamError {
             UpstreamError::Timeout(_) => {
                 ApiError::new(504, "timeout_error", "upstream_timeout", self.to_string())
             }
-            _ => ApiError::new(status, "upstream_error", self.code(), self.to_string()),
+            UpstreamError::Connect(_) | UpstreamError::Stream(_) | UpstreamError::Invalid(_) => {
+                ApiError::new(status, "upstream_error", self.code(), self.to_string())
+            }
         }
     }
 }
@@ -342,9 +368,9 @@ impl Upstream {
     fn transport_error(&self, e: &reqwest::Error) -> UpstreamError {
         if e.is_timeout() {
             return if e.is_connect() {
-                UpstreamError::Timeout("connection")
+                UpstreamError::Timeout(Stage::Connect)
             } else {
-                UpstreamError::Timeout("response")
+                UpstreamError::Timeout(Stage::Response)
             };
         }
         // `without_url` (by the callers) keeps query-string keys out of messages.
@@ -380,7 +406,7 @@ impl Upstream {
         };
         tokio::time::timeout_at(deadline, fut)
             .await
-            .map_err(|_| UpstreamError::Timeout("model list"))?
+            .map_err(|_| UpstreamError::Timeout(Stage::ModelList))?
     }
 
     /// Send a chat request; resolves when response headers arrive (within the first-byte
@@ -412,9 +438,30 @@ impl Upstream {
             .send();
         let resp = tokio::time::timeout_at(deadline, send)
             .await
-            .map_err(|_| UpstreamError::Timeout("first byte"))?
+            .map_err(|_| UpstreamError::Timeout(Stage::FirstByte))?
             .map_err(|e| self.transport_error(&e.without_url()))?;
         self.check_status(resp, deadline).await
+    }
+
+    /// The router model's call: the whole answer within `timeout` (head and body together).
+    /// No client headers are forwarded: the router call is ours, not the client's.
+    pub async fn router_call(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Result<Bytes, UpstreamError> {
+        let fut = async {
+            let resp = self
+                .send_chat_within(body, request_id, &HeaderMap::new(), timeout)
+                .await?;
+            resp.bytes()
+                .await
+                .map_err(|e| UpstreamError::Stream(self.clean(&e.0)))
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| UpstreamError::Timeout(Stage::RouterAnswer))?
     }
 
     /// The headers of a chat call: content type, the relay key, our request id, and the
@@ -462,7 +509,7 @@ impl Upstream {
         };
         tokio::time::timeout(self.total_timeout, fut)
             .await
-            .map_err(|_| UpstreamError::Timeout("complete answer"))?
+            .map_err(|_| UpstreamError::Timeout(Stage::CompleteAnswer))?
     }
 
     /// A 2xx becomes a [`ChatResponse`]; anything else the classified error, its body read
@@ -773,7 +820,7 @@ mod tests {
             matches!(&err, UpstreamError::Status { status: 500, message, .. } if message == "overloaded"),
             "{err:?}"
         );
-        assert!(err.retryable());
+        assert!(crate::engine::relay::verdict(&err).retries());
     }
 
     #[tokio::test(start_paused = true)]
@@ -849,8 +896,9 @@ mod tests {
             retry_after: None,
             headers: vec![],
         };
-        assert!(s(429).retryable() && s(500).retryable() && s(408).retryable());
-        assert!(!s(400).retryable() && !s(401).retryable() && !s(404).retryable());
-        assert!(UpstreamError::Timeout("x").retryable());
+        let retries = |e: UpstreamError| crate::engine::relay::verdict(&e).retries();
+        assert!(retries(s(429)) && retries(s(500)) && retries(s(408)));
+        assert!(!retries(s(400)) && !retries(s(401)) && !retries(s(404)));
+        assert!(retries(UpstreamError::Timeout(Stage::FirstByte)));
     }
 }

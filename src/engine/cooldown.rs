@@ -1,4 +1,4 @@
-//! Model health across requests: consecutive failures and cooldowns.
+//! The cooldown table: each model's consecutive failures and cooldown, across requests.
 //!
 //! A model that fails `threshold` times in a row (retryable failures only: 429, 5xx,
 //! timeouts) is skipped for `cooldown` so later requests do not pay for the same failure.
@@ -18,15 +18,15 @@ struct Entry {
     successes: u64,
 }
 
-/// Shared health table.
+/// The shared cooldown table.
 #[derive(Debug, Default)]
-pub struct Health {
+pub struct Cooldowns {
     map: Mutex<HashMap<String, Entry>>,
 }
 
-/// A model's health as shown by `status` and the admin page.
+/// A model's cooldown state as shown by `status` and the admin page.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct HealthView {
+pub struct CooldownView {
     pub model: String,
     pub consecutive_failures: u32,
     pub cooldown_remaining_secs: Option<u64>,
@@ -34,7 +34,7 @@ pub struct HealthView {
     pub successes: u64,
 }
 
-impl Health {
+impl Cooldowns {
     pub fn new() -> Self {
         Self::default()
     }
@@ -74,10 +74,10 @@ impl Health {
         })
     }
 
-    pub fn snapshot(&self, now: Instant) -> Vec<HealthView> {
-        let mut v: Vec<HealthView> = self.with(|m| {
+    pub fn snapshot(&self, now: Instant) -> Vec<CooldownView> {
+        let mut v: Vec<CooldownView> = self.with(|m| {
             m.iter()
-                .map(|(k, e)| HealthView {
+                .map(|(k, e)| CooldownView {
                     model: k.clone(),
                     consecutive_failures: e.consecutive,
                     cooldown_remaining_secs: e
@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn cools_down_after_threshold_and_recovers() {
-        let h = Health::new();
+        let h = Cooldowns::new();
         let t0 = Instant::now();
         let cd = Duration::from_secs(60);
         assert!(!h.failure("m", 2, cd, t0));
