@@ -381,6 +381,9 @@ pub fn relay_body<G: EndGuard>(
                     // producing, and write as soon as a turn brings nothing. Nothing waits
                     // for data that has not arrived.
                     let mut turns = 0;
+                    // Turns in a row that brought nothing: the connection task may not have
+                    // run yet in the first (another task went first), so one is forgiven.
+                    let mut empty = 0;
                     'coalesce: while st.carry.len() < COALESCE_MAX {
                         let mut got = false;
                         while st.carry.len() < COALESCE_MAX {
@@ -397,7 +400,8 @@ pub fn relay_body<G: EndGuard>(
                                 None => break,
                             }
                         }
-                        if (turns > 0 && !got) || turns == COALESCE_TURNS {
+                        empty = if got { 0 } else { empty + 1 };
+                        if (turns > 0 && empty > 1) || turns == COALESCE_TURNS {
                             break;
                         }
                         turns += 1;
