@@ -155,9 +155,8 @@ fn request_line(n: u64) {
 fn log_line(c: &mut Criterion) {
     use tracing_subscriber::layer::SubscriberExt;
     let mut g = c.benchmark_group("request_log");
-    let sink =
-        || tracing_subscriber::registry().with(llm_router::logging::json_layer(std::io::sink));
-    tracing::subscriber::with_default(sink(), || {
+    let sink = tracing_subscriber::registry().with(llm_router::logging::json_layer(std::io::sink));
+    tracing::subscriber::with_default(sink, || {
         let mut n = 0u64;
         g.bench_function("json_line_to_sink", |b| {
             b.iter(|| {
@@ -179,39 +178,8 @@ fn log_line(c: &mut Criterion) {
         });
     });
     drop(guard);
-    // TEMPORARY: the hand-written formatter and buffered writer this replaced.
-    let old = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .event_format(old_log::JsonLine)
-            .with_writer(std::io::sink),
-    );
-    tracing::subscriber::with_default(old, || {
-        let mut n = 0u64;
-        g.bench_function("old_hand_written_to_sink", |b| {
-            b.iter(|| {
-                n += 1;
-                request_line(black_box(n))
-            })
-        });
-    });
-    let old = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .event_format(old_log::JsonLine)
-            .with_writer(old_log::writer(Box::new(std::io::sink()))),
-    );
-    tracing::subscriber::with_default(old, || {
-        let mut n = 0u64;
-        g.bench_function("old_hand_written_buffered", |b| {
-            b.iter(|| {
-                n += 1;
-                request_line(black_box(n))
-            })
-        });
-    });
     g.finish();
 }
-
-mod old_log;
 
 criterion_group! {
     name = benches;
