@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the gateway's hot pure functions (criterion):
 //! SSE decoding and framing, the stage 2 body rewrite, the routing stage's own CPU (features,
-//! candidates, redacted router prompt, decision parse) on a 100 KB conversation.
+//! candidates, redacted router prompt, decision parse) on a 100 KB conversation; the request
+//! log line (tracing-subscriber's JSON formatter, into a sink and through the non-blocking
+//! writer the daemon uses).
 //!
 //! `cargo bench --bench hot_paths`; results are relative, see docs/performance.md.
 
@@ -126,9 +128,64 @@ fn routing_stage(c: &mut Criterion) {
     g.finish();
 }
 
+/// The request log line as `server::chat` emits it, with typical values.
+fn request_line(n: u64) {
+    tracing::info!(
+        target: "llm_router::request",
+        request_id = %format_args!("req_3f2a9c81d0e4{n:08x}"),
+        model = %"auto",
+        target_model = "gpt-5.4-mini",
+        decision = "router",
+        router_model = "gpt-5.4-nano",
+        router_ms = 412u64,
+        router_error = "",
+        effort = "low",
+        task_type = "simple_qa",
+        attempts = %"gpt-5.4-mini:ok:803ms",
+        status = 200u16,
+        stream = true,
+        answer_ms = 803u64,
+        prompt_tokens = 1234u64,
+        completion_tokens = 321u64,
+        total_ms = 1215u64,
+        outcome = "ok",
+        error = "",
+        "request"
+    );
+}
+
+fn log_line(c: &mut Criterion) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let mut g = c.benchmark_group("request_log");
+    let sink = tracing_subscriber::registry().with(llm_router::logging::json_layer(std::io::sink));
+    tracing::subscriber::with_default(sink, || {
+        let mut n = 0u64;
+        g.bench_function("json_line_to_sink", |b| {
+            b.iter(|| {
+                n += 1;
+                request_line(black_box(n))
+            })
+        });
+    });
+    // What a request pays in the daemon: format, then hand the line to the writer thread.
+    let (w, guard) = llm_router::logging::non_blocking(std::io::sink());
+    let sub = tracing_subscriber::registry().with(llm_router::logging::json_layer(w));
+    tracing::subscriber::with_default(sub, || {
+        let mut n = 0u64;
+        g.bench_function("json_line_non_blocking", |b| {
+            b.iter(|| {
+                n += 1;
+                request_line(black_box(n))
+            })
+        });
+    });
+    drop(guard);
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = sse, rewrite_bench, routing_stage
+    targets = sse, rewrite_bench, routing_stage, log_line
 }
 criterion_main!(benches);

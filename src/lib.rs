@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod logging;
+pub mod priority;
 pub mod server;
 pub mod shell;
 pub mod sim;

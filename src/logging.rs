@@ -1,17 +1,28 @@
-//! Tracing setup: JSON lines when not on a terminal (or to the daemon's log file), readable
-//! lines on a terminal.
+//! Tracing setup: tracing-subscriber's JSON lines when not on a terminal (and always in the
+//! daemon's log file), its compact lines on a terminal; the daemon's file rotated by
+//! tracing-appender; every line written by tracing-appender's non-blocking worker; panics
+//! logged as one error line by a panic hook.
 //!
 //! The filter comes from `LLM_ROUTER_LOG`, else `RUST_LOG`, else `log.level`. Nothing here
 //! ever formats a request body or a key: the request log line carries ids, models, statuses
 //! and durations only.
+//!
+//! The daemon's file (`config::paths::log_file`, say `llm-router.log`): with `log.rotation`
+//! `daily` or `hourly`, lines go to `llm-router.log.<date>` beside it and `llm-router.log`
+//! is a symbolic link to the current one, so its name always shows the live log; at most
+//! `log.max_files` dated files are kept. With `never` the name is the file itself.
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use tracing_subscriber::EnvFilter;
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogConfig;
 
@@ -21,6 +32,11 @@ pub enum LogError {
     File {
         path: String,
         source: std::io::Error,
+    },
+    #[error("cannot open log file {path}: {source}")]
+    Rolling {
+        path: String,
+        source: tracing_appender::rolling::InitError,
     },
     #[error("invalid log filter `{0}` (log.level): use error, warn, info, debug or trace")]
     Filter(String),
@@ -33,127 +49,153 @@ fn filter(cfg: &LogConfig) -> Result<EnvFilter, LogError> {
     EnvFilter::try_new(&spec).map_err(|_| LogError::Filter(spec))
 }
 
-/// Buffered lines are written out this often by the flusher thread.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// Past this many buffered bytes the logging thread writes itself (backpressure, no loss).
-const MAX_BUFFERED: usize = 4 * 1024 * 1024;
-
-/// Log lines go into a shared buffer that a flusher thread writes out every
-/// [`FLUSH_EVERY`]. A request never waits on a write syscall and never wakes another thread:
-/// a per-line hand-off (a channel to a writer thread) cost a context switch per request.
-struct Buffered {
-    buf: Mutex<Vec<u8>>,
-    out: Mutex<Box<dyn Write + Send>>,
+/// The JSON formatter every JSON line goes through: tracing-subscriber's, one object per
+/// event, `{"timestamp","level","message",<fields…>}` with the event's fields flattened to
+/// the top level (the request line's `request_id`, `status`, … are read by name), no spans
+/// and no target. Public so the benchmark measures exactly this.
+pub fn json_layer<S, W>(writer: W) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(writer)
 }
 
-impl Buffered {
-    fn write_out(&self) {
-        let pending = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
-        if !pending.is_empty() {
-            let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = out.write_all(&pending);
-            let _ = out.flush();
+/// Held for the life of the process: dropping it makes the worker write out what is queued.
+static GUARD: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+
+/// The worker's end of the non-blocking writer.
+///
+/// The worker drains every queued line and then flushes, so buffering here turns a burst of
+/// lines into one write. Its thread also gets a lower priority on the first write (the
+/// worker thread is tracing-appender's, this is the first code of ours that runs on it).
+struct Background<W: Write> {
+    out: BufWriter<W>,
+    lowered: bool,
+}
+
+impl<W: Write> Background<W> {
+    fn new(out: W) -> Self {
+        Self {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            lowered: false,
         }
     }
 }
 
-/// The writer handed to tracing: one clone per event, appending to the shared buffer.
-#[derive(Clone)]
-struct BufferedWriter(Arc<Buffered>);
-
-impl Write for BufferedWriter {
+impl<W: Write> Write for Background<W> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let full = {
-            let mut b = self.0.buf.lock().unwrap_or_else(|e| e.into_inner());
-            b.extend_from_slice(data);
-            b.len() >= MAX_BUFFERED
-        };
-        if full {
-            self.0.write_out();
+        if !self.lowered {
+            self.lowered = true;
+            crate::priority::background_priority();
         }
-        Ok(data.len())
+        self.out.write(data)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.out.flush()
     }
 }
 
-impl<'a> MakeWriter<'a> for BufferedWriter {
-    type Writer = BufferedWriter;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
+/// A non-blocking writer over `out`. Not lossy: past tracing-appender's queue limit
+/// (128,000 lines) a logging thread waits rather than drop a request line.
+pub fn non_blocking<W: Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(Background::new(out))
 }
 
-static SINK: OnceLock<Arc<Buffered>> = OnceLock::new();
-
-/// Lower the calling thread's scheduling priority. Background work (log flushing, usage
-/// writes) then yields the CPU to request handling instead of adding to its tail latency
-/// when both share a core.
-pub fn background_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: nice(2) takes an integer and touches no memory; on Linux it applies to the
-        // calling thread only. A failure just leaves the priority as it was.
-        let _ = unsafe { libc::nice(10) };
+/// The daemon's log file, rotated as `cfg` says (see the module comment for the names).
+pub fn file_appender(cfg: &LogConfig, path: &Path) -> Result<RollingFileAppender, LogError> {
+    let io_err = |source: std::io::Error| LogError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        io_err(std::io::Error::other(
+            "the log file needs a UTF-8 file name",
+        ))
+    })?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Create a missing directory private; never re-permission one the user owns.
+    if !dir.exists() {
+        crate::config::paths::ensure_private_dir(dir).map_err(io_err)?;
     }
+    // Absolute, so the link's target resolves from the link's own directory.
+    let dir = std::path::absolute(dir).map_err(io_err)?;
+    let rotation = match cfg.rotation.as_str() {
+        "hourly" => Some(Rotation::HOURLY),
+        "never" => None,
+        _ => Some(Rotation::DAILY),
+    };
+    let mut builder = RollingFileAppender::builder().filename_prefix(name);
+    builder = match rotation {
+        Some(rotation) => {
+            keep_plain_log(&dir.join(name)).map_err(io_err)?;
+            builder = builder.rotation(rotation).latest_symlink(name);
+            if cfg.max_files > 0 {
+                builder = builder.max_log_files(cfg.max_files as usize);
+            }
+            builder
+        }
+        // No pruning without rotation: it would count the one file and could delete it.
+        None => builder.rotation(Rotation::NEVER),
+    };
+    builder.build(&dir).map_err(|source| LogError::Rolling {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
-fn writer(w: Box<dyn Write + Send>) -> BufferedWriter {
-    let b = Arc::new(Buffered {
-        buf: Mutex::new(Vec::with_capacity(64 * 1024)),
-        out: Mutex::new(w),
-    });
-    if SINK.set(b.clone()).is_ok() {
-        let flusher = b.clone();
-        let _ = std::thread::Builder::new()
-            .name("log-flush".into())
-            .spawn(move || {
-                background_priority();
-                loop {
-                    std::thread::park_timeout(FLUSH_EVERY);
-                    flusher.write_out();
-                }
-            });
+/// A plain file where the link goes (the log from before rotation was on) would be deleted
+/// when the appender puts its link there; it is moved beside the dated files instead, named
+/// by its last write, where pruning counts it like them.
+fn keep_plain_log(path: &Path) -> std::io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_file() {
+        return Ok(());
     }
-    BufferedWriter(b)
+    let written = meta
+        .modified()
+        .ok()
+        .and_then(|t| jiff::Timestamp::try_from(t).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    let mut aside: PathBuf = path.as_os_str().to_owned().into();
+    aside
+        .as_mut_os_string()
+        .push(format!(".{}", written.strftime("%Y-%m-%d-%H%M%S")));
+    if aside.exists() {
+        aside.as_mut_os_string().push(".old");
+    }
+    std::fs::rename(path, aside)
 }
 
-/// Write out buffered log lines; call before the process exits.
-pub fn flush() {
-    if let Some(b) = SINK.get() {
-        b.write_out();
-    }
-}
+/// The formatting layer under the filter, JSON or compact.
+type BoxedLayer = Box<dyn Layer<Layered<EnvFilter, Registry>> + Send + Sync>;
 
-/// Log to stderr (foreground) or append to `file` (daemon). Safe to call once per process;
-/// later calls are ignored.
+/// Log to stderr (foreground) or to `file` (daemon), and log panics. Safe to call once per
+/// process; later calls are ignored. Call [`flush`] before the process exits.
 pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
     let filter = filter(cfg)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match file {
+    let (layer, guard): (BoxedLayer, WorkerGuard) = match file {
         Some(path) => {
-            // Create a missing directory private; never re-permission one the user owns.
-            if let Some(dir) = path.parent()
-                && !dir.exists()
-            {
-                let _ = crate::config::paths::ensure_private_dir(dir);
-            }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| LogError::File {
-                    path: path.display().to_string(),
-                    source: e,
-                })?;
-            let _ = builder
-                .event_format(JsonLine)
-                .with_writer(writer(Box::new(f)))
-                .try_init();
+            let (w, guard) = non_blocking(file_appender(cfg, path)?);
+            (json_layer(w).boxed(), guard)
         }
         None => {
             let json = match cfg.format.as_str() {
@@ -161,188 +203,95 @@ pub fn init(cfg: &LogConfig, file: Option<&Path>) -> Result<(), LogError> {
                 "pretty" => false,
                 _ => !std::io::stderr().is_terminal(),
             };
+            let (w, guard) = non_blocking(std::io::stderr());
             if json {
-                let _ = builder
-                    .event_format(JsonLine)
-                    .with_writer(writer(Box::new(std::io::stderr())))
-                    .try_init();
+                (json_layer(w).boxed(), guard)
             } else {
-                let _ = builder
+                let compact = tracing_subscriber::fmt::layer()
                     .compact()
-                    .with_writer(writer(Box::new(std::io::stderr())))
-                    .try_init();
+                    .with_target(false)
+                    .with_writer(w);
+                (compact.boxed(), guard)
             }
         }
+    };
+    if tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init()
+        .is_ok()
+    {
+        *GUARD.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
+        install_panic_hook();
     }
     Ok(())
 }
 
-/// One JSON object per event: `{"timestamp","level",<fields…>}`, fields flattened, the
-/// message under `"message"`. Hand-written because the generic JSON formatter (a serde map
-/// per event) cost about a tenth of the gateway's throughput at one log line per request.
-struct JsonLine;
-
-impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonLine
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> std::fmt::Result {
-        let line = json_line(std::time::SystemTime::now(), event);
-        writer.write_str(&line)
-    }
+/// Write out queued log lines and stop the writer; call once, right before the process
+/// exits (lines logged after it are dropped).
+pub fn flush() {
+    let guard = GUARD.lock().unwrap_or_else(|e| e.into_inner()).take();
+    // The guard's drop waits (up to a second) for the worker to write what is queued.
+    drop(guard);
 }
 
-fn json_line(now: std::time::SystemTime, event: &tracing::Event<'_>) -> String {
-    let mut out = String::with_capacity(512);
-    out.push_str("{\"timestamp\":\"");
-    push_rfc3339(&mut out, now);
-    out.push_str("\",\"level\":\"");
-    out.push_str(event.metadata().level().as_str());
-    out.push('"');
-    event.record(&mut JsonFields { out: &mut out });
-    out.push_str("}\n");
-    out
-}
-
-/// Writes each field as `,"name":value`.
-struct JsonFields<'a> {
-    out: &'a mut String,
-}
-
-impl JsonFields<'_> {
-    fn key(&mut self, field: &tracing::field::Field) {
-        self.out.push_str(",\"");
-        push_escaped(self.out, field.name());
-        self.out.push_str("\":");
-    }
-
-    fn string(&mut self, field: &tracing::field::Field, value: &str) {
-        self.key(field);
-        self.out.push('"');
-        push_escaped(self.out, value);
-        self.out.push('"');
-    }
-}
-
-impl tracing::field::Visit for JsonFields<'_> {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.string(field, value);
-    }
-
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.key(field);
-        let _ = std::fmt::Write::write_fmt(self.out, format_args!("{value}"));
-    }
-
-    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
-        self.key(field);
-        let _ = std::fmt::Write::write_fmt(self.out, format_args!("{value}"));
-    }
-
-    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
-        self.key(field);
-        self.out.push_str(if value { "true" } else { "false" });
-    }
-
-    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-        self.key(field);
-        if value.is_finite() {
-            let _ = std::fmt::Write::write_fmt(self.out, format_args!("{value}"));
+/// Panics become one error line (target `llm_router::panic`) instead of Rust's text on
+/// stderr. A thread with nothing to log to, or a panic inside logging itself (the dispatcher
+/// is then busy and reports none), keeps the previous hook, so nothing is lost.
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let logs =
+            tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>());
+        if logs {
+            log_panic(info);
         } else {
-            self.out.push_str("null");
+            previous(info);
         }
-    }
-
-    fn record_error(
-        &mut self,
-        field: &tracing::field::Field,
-        value: &(dyn std::error::Error + 'static),
-    ) {
-        self.string(field, &value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        // `message` and `%display` fields arrive here as format arguments.
-        self.string(field, &format!("{value:?}"));
-    }
+    }));
 }
 
-/// Appends `s` escaped for the inside of a JSON string literal.
-pub(crate) fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-}
-
-/// `2026-11-26T05:59:21.354335Z`.
-fn push_rfc3339(out: &mut String, t: std::time::SystemTime) {
-    let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let _ = std::fmt::Write::write_fmt(out, format_args!("{ts:.6}"));
+/// The panic's message, where it happened, the thread, the request being served on that
+/// thread when the panic net knows it, and a backtrace only when `RUST_BACKTRACE` asks for
+/// one (as one string field, so the line stays one line).
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let message = crate::server::panic_net::message(info.payload());
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let thread = std::thread::current();
+    let request_id = crate::server::panic_net::current_request_id();
+    let backtrace = std::backtrace::Backtrace::capture();
+    let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+        .then(|| backtrace.to_string());
+    tracing::error!(
+        target: "llm_router::panic",
+        panic = message,
+        location = location.as_deref(),
+        thread = thread.name().unwrap_or("unnamed"),
+        request_id = request_id.as_deref(),
+        backtrace = backtrace.as_deref(),
+        "panicked"
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let mut s = String::new();
-        push_rfc3339(
-            &mut s,
-            std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_795_669_161_354_335),
-        );
-        assert_eq!(s, "2026-11-26T04:59:21.354335Z");
-        let mut s = String::new();
-        push_rfc3339(
-            &mut s,
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400),
-        );
-        assert_eq!(s, "2000-02-29T00:00:00.000000Z");
+    /// A writer appending to a shared buffer.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Capture {
+        fn lines(&self) -> Vec<serde_json::Value> {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect()
+        }
     }
-
-    #[test]
-    fn lines_are_json_with_flattened_fields() {
-        use tracing_subscriber::layer::SubscriberExt;
-        let buf = std::sync::Arc::new(Mutex::new(Vec::<u8>::new()));
-        let b2 = buf.clone();
-        let make = move || Capture(b2.clone());
-        let sub = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .event_format(JsonLine)
-                .with_writer(make),
-        );
-        tracing::subscriber::with_default(sub, || {
-            tracing::info!(request_id = "r\"1", status = 200u64, ok = true, ratio = 0.5, note = %"a\nb", "request");
-        });
-        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
-        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
-        assert_eq!(v["message"], "request");
-        assert_eq!(v["level"], "INFO");
-        assert_eq!(v["request_id"], "r\"1");
-        assert_eq!(v["status"], 200);
-        assert_eq!(v["ok"], true);
-        assert_eq!(v["ratio"], 0.5);
-        assert_eq!(v["note"], "a\nb");
-        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
-    }
-
-    struct Capture(std::sync::Arc<Mutex<Vec<u8>>>);
 
     impl Write for Capture {
         fn write(&mut self, d: &[u8]) -> std::io::Result<usize> {
@@ -352,5 +301,207 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    fn capturing() -> (Capture, impl tracing::Subscriber + Send + Sync) {
+        let cap = Capture::default();
+        let sub = tracing_subscriber::registry().with(json_layer(cap.clone()));
+        (cap, sub)
+    }
+
+    #[test]
+    fn lines_are_json_with_flattened_fields() {
+        let (cap, sub) = capturing();
+        tracing::subscriber::with_default(sub, || {
+            tracing::info!(
+                target: "llm_router::request",
+                request_id = "r\"1",
+                status = 200u64,
+                ok = true,
+                ratio = 0.5,
+                note = %"a\nb",
+                "request"
+            );
+        });
+        let lines = cap.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let v = &lines[0];
+        assert_eq!(v["message"], "request");
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["request_id"], "r\"1");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["ratio"], 0.5);
+        assert_eq!(v["note"], "a\nb");
+        assert!(
+            v.get("fields").is_none() && v.get("target").is_none(),
+            "{v}"
+        );
+        let ts = v["timestamp"].as_str().unwrap();
+        assert!(ts.ends_with('Z'), "{ts}");
+        ts.parse::<jiff::Timestamp>().unwrap();
+    }
+
+    #[test]
+    fn the_non_blocking_writer_writes_everything_by_the_time_its_guard_drops() {
+        let cap = Capture::default();
+        let (w, guard) = non_blocking(cap.clone());
+        let sub = tracing_subscriber::registry().with(json_layer(w));
+        tracing::subscriber::with_default(sub, || {
+            for i in 0..1000u64 {
+                tracing::info!(n = i, "line");
+            }
+        });
+        drop(guard);
+        let lines = cap.lines();
+        assert_eq!(lines.len(), 1000);
+        assert_eq!(lines[999]["n"], 999);
+    }
+
+    fn cfg(rotation: &str, max_files: u32) -> LogConfig {
+        LogConfig {
+            rotation: rotation.into(),
+            max_files,
+            ..LogConfig::default()
+        }
+    }
+
+    fn write_line(appender: RollingFileAppender, text: &str) {
+        let (w, guard) = non_blocking(appender);
+        let sub = tracing_subscriber::registry().with(json_layer(w));
+        tracing::subscriber::with_default(sub, || tracing::info!(text, "hello"));
+        drop(guard);
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn daily_rotation_links_the_name_to_the_dated_file_and_keeps_an_old_plain_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        std::fs::write(&path, "the old log\n").unwrap();
+
+        write_line(file_appender(&cfg("daily", 7), &path).unwrap(), "first");
+
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_symlink(), "{:?}", entries(dir.path()));
+        let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+        let target = std::fs::read_link(&path).unwrap();
+        assert_eq!(
+            target.file_name().unwrap().to_string_lossy(),
+            format!("x.log.{today}")
+        );
+        let live = std::fs::read_to_string(&path).unwrap();
+        assert!(live.contains(r#""text":"first""#), "{live}");
+        // The old plain file was moved aside, not deleted.
+        let names = entries(dir.path());
+        let old = names
+            .iter()
+            .find(|n| *n != "x.log" && **n != format!("x.log.{today}"))
+            .unwrap_or_else(|| panic!("the old log is gone: {names:?}"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(old)).unwrap(),
+            "the old log\n"
+        );
+
+        // A restart the same day appends to the same file through the same link.
+        write_line(file_appender(&cfg("daily", 7), &path).unwrap(), "second");
+        let live = std::fs::read_to_string(&path).unwrap();
+        assert!(live.contains("first") && live.contains("second"), "{live}");
+        assert_eq!(entries(dir.path()).len(), 3);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn max_files_bounds_the_dated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        for day in 1..=9 {
+            std::fs::write(dir.path().join(format!("x.log.2020-01-0{day}")), "old\n").unwrap();
+        }
+        write_line(file_appender(&cfg("daily", 3), &path).unwrap(), "now");
+        let names = entries(dir.path());
+        // The link plus three files: the current one and two older ones.
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names.contains(&"x.log".to_string()));
+    }
+
+    #[test]
+    fn without_rotation_the_name_is_the_file_and_it_is_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("x.log");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "kept\n").unwrap();
+        write_line(file_appender(&cfg("never", 7), &path).unwrap(), "appended");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.is_file());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("kept\n") && text.contains("appended"),
+            "{text}"
+        );
+        assert_eq!(entries(path.parent().unwrap()), vec!["x.log".to_string()]);
+    }
+
+    #[test]
+    fn a_panic_is_one_error_line_with_the_request_id() {
+        install_panic_hook();
+        let (cap, sub) = capturing();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let caught = tracing::subscriber::with_default(sub, || {
+            rt.block_on(crate::server::panic_net::catch_request("req_p1", async {
+                if std::hint::black_box(true) {
+                    panic!("boom {}", 7);
+                }
+            }))
+        });
+        assert_eq!(caught.unwrap_err().message, "boom 7");
+        let lines = cap.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let v = &lines[0];
+        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["message"], "panicked");
+        assert_eq!(v["panic"], "boom 7");
+        assert_eq!(v["request_id"], "req_p1");
+        assert!(
+            v["location"]
+                .as_str()
+                .unwrap()
+                .starts_with("src/logging.rs:"),
+            "{v}"
+        );
+        assert!(!v["thread"].as_str().unwrap().is_empty(), "{v}");
+
+        // Outside a request: the same line without a request id.
+        let (cap, sub) = capturing();
+        tracing::subscriber::with_default(sub, || {
+            let r = std::panic::catch_unwind(|| {
+                if std::hint::black_box(true) {
+                    panic!("elsewhere");
+                }
+            });
+            assert!(r.is_err());
+        });
+        let lines = cap.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["panic"], "elsewhere");
+        assert!(lines[0].get("request_id").is_none(), "{}", lines[0]);
     }
 }

@@ -752,3 +752,84 @@ fn init_start_config_set_reloads_while_a_stream_runs_and_models_come_from_the_da
         "{m}"
     );
 }
+
+/// The daemon's log with the default daily rotation: `llm-router.log` is a link to today's
+/// dated file, which holds tracing-subscriber JSON lines with the request line's fields at
+/// the top level; a plain log left from before rotation is moved aside, not lost; and
+/// `daemon.stderr` holds only what the daemon wrote outside its log (nothing, here).
+#[cfg(unix)]
+#[test]
+fn the_daemon_log_is_a_link_to_the_dated_file_of_json_lines() {
+    let w = World::with_sim(5);
+    let link = w.env.log_file();
+    std::fs::create_dir_all(link.parent().expect("state dir")).expect("state dir");
+    std::fs::write(&link, "a line from before rotation\n").expect("old log");
+    w.start();
+    let status = w.rt.block_on(async {
+        w.client()
+            .post(format!("{}/chat/completions", w.url()))
+            .json(&json!({"model": "auto", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .expect("chat")
+            .status()
+    });
+    assert_eq!(status, 200);
+    // `stop` returns when the daemon is gone, so its queued lines were written out.
+    let out = w.run(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let meta = std::fs::symlink_metadata(&link).expect("the log's name exists");
+    assert!(meta.file_type().is_symlink(), "{meta:?}");
+    let target = std::fs::read_link(&link).expect("link");
+    let name = target
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(name.starts_with("llm-router.log.20"), "{name}");
+    let lines: Vec<Value> = w
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request")
+        .unwrap_or_else(|| panic!("no request line: {lines:?}"));
+    assert_eq!(request["status"], 200, "{request}");
+    assert_eq!(request["model"], "auto", "{request}");
+    assert!(
+        request["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req_"))
+    );
+    assert!(
+        request["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert!(lines.iter().any(|l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("llm-router listening on"))
+    }));
+
+    let dir = link.parent().expect("state dir");
+    let kept = std::fs::read_dir(dir)
+        .expect("state dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p != &link && p.file_name() != target.file_name())
+        .filter(|p| p.to_string_lossy().contains("llm-router.log."))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert_eq!(kept, vec!["a line from before rotation\n".to_string()]);
+    let stderr_file = dir.join("daemon.stderr");
+    assert_eq!(
+        std::fs::read_to_string(&stderr_file).expect("daemon.stderr"),
+        "",
+        "{}",
+        stderr_file.display()
+    );
+}

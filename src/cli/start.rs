@@ -1,7 +1,8 @@
 //! `llm-router start`: run the gateway as a background daemon, or attached (`--foreground`).
 //!
 //! Detaching re-executes this binary (`start --daemon-child`, a hidden flag) in a new process
-//! group, with stdin from /dev/null and stdout/stderr appended to the log file. There is no
+//! group, with stdin from /dev/null and stdout/stderr on `daemon.stderr` in the state
+//! directory (the log itself is written by `logging`, which may rotate it). There is no
 //! `fork()`: forking after threads exist is undefined territory for tokio and reqwest, and
 //! `daemonize` is unmaintained (RUSTSEC-2025-0069); a fresh `exec` starts from a clean process
 //! on every platform (docs/daemon.md has the full reasoning). The child inherits the caller's
@@ -11,7 +12,7 @@
 //! Invariants: no async runtime exists in the parent at any point; the startup lock is held
 //! from the "is one running?" check until the new daemon answers, so racing `start`s give one
 //! daemon; `start` returns only when the control socket and `GET /health` both answer, or
-//! reports the daemon's own error line from the log when it exits early.
+//! reports the daemon's own error line (from `daemon.stderr`) when it exits early.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
@@ -172,9 +173,10 @@ fn detach(args: &Args, config_path: &Path) -> anyhow::Result<ExitCode> {
     }
 
     let log_path = paths::log_file();
-    let log = open_log(&log_path)?;
-    // The daemon's own error line, if it fails, is appended after this offset.
-    let offset = log.metadata().map(|m| m.len()).unwrap_or(0);
+    // The child's stdio is a file of its own, not the log: with rotation on, the log's name
+    // is a link that the child's log writer replaces, which would orphan a file opened here.
+    let stderr_path = paths::daemon_stderr_file();
+    let stdio = open_stdio(&stderr_path)?;
     let exe = std::env::current_exe()
         .context("cannot find this program's path to re-run it as the daemon")?;
     let mut cmd = Command::new(&exe);
@@ -191,10 +193,10 @@ fn detach(args: &Args, config_path: &Path) -> anyhow::Result<ExitCode> {
     if let Some(h) = &args.host {
         cmd.arg("--host").arg(h);
     }
-    let log_err = log
+    let stdio_err = stdio
         .try_clone()
-        .with_context(|| format!("cannot reopen the log file {}", log_path.display()))?;
-    cmd.stdin(Stdio::null()).stdout(log).stderr(log_err);
+        .with_context(|| format!("cannot reopen {}", stderr_path.display()))?;
+    cmd.stdin(Stdio::null()).stdout(stdio).stderr(stdio_err);
     detach_from_terminal(&mut cmd);
     let mut child = cmd
         .spawn()
@@ -220,7 +222,7 @@ fn detach(args: &Args, config_path: &Path) -> anyhow::Result<ExitCode> {
                 ui::out(already_running(&holder));
                 return Ok(ExitCode::SUCCESS);
             }
-            match child_error(&log_path, offset) {
+            match child_error(&stderr_path) {
                 Some(line) => anyhow::bail!("{line}"),
                 None => anyhow::bail!(
                     "the daemon exited ({code}) before it was ready; see the log {}",
@@ -255,16 +257,17 @@ fn detach_from_terminal(cmd: &mut Command) {
     }
 }
 
-fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+/// `daemon.stderr`, emptied: it holds what the last daemon wrote outside its log.
+fn open_stdio(path: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty() && !d.exists())
     {
         paths::ensure_private_dir(dir)
-            .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+            .with_context(|| format!("cannot create the directory {}", dir.display()))?;
     }
     let mut o = OpenOptions::new();
-    o.create(true).append(true);
+    o.create(true).write(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -272,7 +275,7 @@ fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
     }
     o.open(path).with_context(|| {
         format!(
-            "cannot open the log file {}; check its directory's permissions or set LLM_ROUTER_LOG_FILE",
+            "cannot open {}; check its directory's permissions or set LLM_ROUTER_STATE_DIR",
             path.display()
         )
     })
@@ -309,12 +312,12 @@ fn wait_ready(child: &mut Child, wait: Duration) -> Ready {
 }
 
 /// The daemon's one error line (`llm-router: …`, printed by `main` to its stderr, which is
-/// the log), written after `offset`.
-fn child_error(log_path: &Path, offset: u64) -> Option<String> {
-    let mut f = std::fs::File::open(log_path).ok()?;
+/// `daemon.stderr`).
+fn child_error(stderr_path: &Path) -> Option<String> {
+    let mut f = std::fs::File::open(stderr_path).ok()?;
     let len = f.metadata().ok()?.len();
-    // Only the tail matters; bound what we read if the log grew a lot.
-    let start = offset.max(len.saturating_sub(1024 * 1024));
+    // Only the tail matters; bound what we read if something wrote a lot.
+    let start = len.saturating_sub(1024 * 1024);
     f.seek(SeekFrom::Start(start)).ok()?;
     let mut text = String::new();
     f.take(1024 * 1024).read_to_string(&mut text).ok()?;

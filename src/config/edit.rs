@@ -433,7 +433,21 @@ mod tests {
         let err = set_and_validate(&path, "server.host", "0.0.0.0").unwrap_err();
         assert_eq!(err.key(), Some("server.api_key"));
         assert!(set_and_validate(&path, "server.prot", "1").is_err());
+        assert_eq!(
+            set_and_validate(&path, "log.rotation", "weekly")
+                .unwrap_err()
+                .key(),
+            Some("log.rotation")
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+        let cfg = set_and_validate(&path, "log.rotation", "hourly").unwrap();
+        assert_eq!(cfg.log.rotation, "hourly");
+        let cfg = set_and_validate(&path, "log.max_files", "30").unwrap();
+        assert_eq!(cfg.log.max_files, 30);
+        let cfg = unset_and_validate(&path, "log.rotation").unwrap();
+        assert_eq!(cfg.log.rotation, "daily");
+        let cfg = unset_and_validate(&path, "log.max_files").unwrap();
+        assert_eq!(cfg.log.max_files, 7);
 
         let cfg = unset_and_validate(&path, "server.port").unwrap();
         assert_eq!(cfg.server.port, 8787);

@@ -217,6 +217,20 @@ mod tests {
     }
 
     #[test]
+    fn log_rotation_keys_have_variables() {
+        let mut t = toml::Table::new();
+        let env = env_of(&[
+            ("LLM_ROUTER_LOG_ROTATION", "hourly"),
+            ("LLM_ROUTER_LOG_MAX_FILES", "24"),
+        ]);
+        assert_eq!(apply(&mut t, &env).unwrap().len(), 2);
+        assert_eq!(t["log"]["rotation"].as_str(), Some("hourly"));
+        assert_eq!(t["log"]["max_files"].as_integer(), Some(24));
+        let env = env_of(&[("LLM_ROUTER_LOG_MAX_FILES", "many")]);
+        assert!(apply(&mut toml::Table::new(), &env).is_err());
+    }
+
+    #[test]
     fn every_scalar_key_has_a_generic_variable() {
         let b = bindings();
         assert_eq!(b.len(), keys::scalar_keys().len());

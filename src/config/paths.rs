@@ -148,9 +148,17 @@ pub fn daemon_info_file() -> PathBuf {
     state_dir().join("daemon.json")
 }
 
-/// The daemon's log: `$LLM_ROUTER_LOG_FILE`, else `state_dir()/llm-router.log`.
+/// The daemon's log: `$LLM_ROUTER_LOG_FILE`, else `state_dir()/llm-router.log`. With
+/// `log.rotation` on, this is a symbolic link to the current file, `<name>.<date>` in the
+/// same directory (named by `logging`); with `never`, the file itself.
 pub fn log_file() -> PathBuf {
     with_process_env(|e| e.log_file())
+}
+
+/// What the background daemon writes outside its log (stdout and stderr: `main`'s one error
+/// line when it cannot run), read back by `start`. Rewritten at each `start`.
+pub fn daemon_stderr_file() -> PathBuf {
+    state_dir().join("daemon.stderr")
 }
 
 /// The control endpoint's unix socket.

@@ -146,6 +146,10 @@ pub struct LogConfig {
     pub level: String,
     /// `auto` (JSON when stderr is not a terminal), `json` or `pretty`.
     pub format: String,
+    /// When the daemon starts a new log file: `daily`, `hourly` or `never`.
+    pub rotation: String,
+    /// Log files kept when rotating (the current one included); 0 keeps them all.
+    pub max_files: u32,
 }
 
 impl Default for LogConfig {
@@ -153,6 +157,8 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: "auto".into(),
+            rotation: "daily".into(),
+            max_files: 7,
         }
     }
 }

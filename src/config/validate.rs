@@ -189,6 +189,22 @@ impl Config {
                 &d.log.format,
             ));
         }
+        if !matches!(l.rotation.as_str(), "daily" | "hourly" | "never") {
+            return Err(invalid(
+                "log.rotation",
+                format!("`{}` is not one of daily, hourly, never", l.rotation),
+                &d.log.rotation,
+            ));
+        }
+        // One file would leave no room for the current one: tracing-appender prunes to
+        // `max_files - 1` before it opens the day's file, so 1 would delete today's log.
+        if l.max_files == 1 {
+            return Err(invalid(
+                "log.max_files",
+                "must be 0 (keep every file) or at least 2 (the current file and older ones)",
+                d.log.max_files,
+            ));
+        }
         if l.level.trim().is_empty() {
             return Err(invalid("log.level", "must not be empty", &d.log.level));
         }
@@ -373,6 +389,24 @@ mod tests {
             e,
             "key `log.format`: `yaml` is not one of auto, json, pretty (run `llm-router config set log.format auto`)"
         );
+
+        let mut c = Config::default();
+        c.log.rotation = "weekly".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "key `log.rotation`: `weekly` is not one of daily, hourly, never (run `llm-router config set log.rotation daily`)"
+        );
+        for ok in ["daily", "hourly", "never"] {
+            c.log.rotation = ok.into();
+            c.validate().unwrap();
+        }
+        c.log.max_files = 1;
+        assert_eq!(err_key(&c), "log.max_files");
+        for ok in [0, 2, 30] {
+            c.log.max_files = ok;
+            c.validate().unwrap();
+        }
     }
 
     #[test]

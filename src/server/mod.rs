@@ -250,10 +250,11 @@ fn next_request_id() -> String {
 pub async fn handle(state: Arc<AppState>, req: Request<ReqBody>) -> Response<Body> {
     let request_id = next_request_id();
     let rt = state.runtime.load_full();
-    let mut resp = match panic_net::catch(route(&state, &rt, req, &request_id)).await {
-        Ok(resp) => resp,
-        Err(p) => panicked(&state, &request_id, &p),
-    };
+    let mut resp =
+        match panic_net::catch_request(&request_id, route(&state, &rt, req, &request_id)).await {
+            Ok(resp) => resp,
+            Err(p) => panicked(&state, &request_id, &p),
+        };
     if is_event_stream(resp.headers()) {
         let id = request_id.clone();
         resp = resp.map(|b| panic_net::PanicSafe::new(b, id).boxed_unsync());

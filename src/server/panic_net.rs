@@ -10,6 +10,10 @@
 //!   then records the request as a 500, and says so with [`note_recorded`] so the caller
 //!   does not count it twice. Routes without such a record are counted by the caller.
 //!
+//! - The request id: [`catch_request`] and [`PanicSafe`] note which request is being polled
+//!   on this thread ([`current_request_id`]), so the panic hook (`logging`) can name it in its
+//!   line; the hook runs before the unwind, when only the panicking thread knows.
+//!
 //! The flags are thread-local: a panic, its unwind, the catch and the drop that follows all
 //! happen within one poll on one thread.
 
@@ -18,6 +22,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -30,6 +35,38 @@ use crate::error::ApiError;
 thread_local! {
     static AFTER_PANIC: Cell<bool> = const { Cell::new(false) };
     static RECORDED: Cell<bool> = const { Cell::new(false) };
+    static REQUEST: Cell<Option<Arc<str>>> = const { Cell::new(None) };
+}
+
+/// The request whose handler or response body this thread is polling, if any.
+pub fn current_request_id() -> Option<Arc<str>> {
+    REQUEST
+        .try_with(|r| {
+            let id = r.take();
+            r.set(id.clone());
+            id
+        })
+        .ok()
+        .flatten()
+}
+
+/// Run `f` with `id` as [`current_request_id`]; the previous one is back afterwards, also
+/// when `f` unwinds.
+fn in_request<R>(id: &Arc<str>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<str>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            let _ = REQUEST.try_with(|r| r.set(previous));
+        }
+    }
+    let _restore = Restore(
+        REQUEST
+            .try_with(|r| r.replace(Some(id.clone())))
+            .ok()
+            .flatten(),
+    );
+    f()
 }
 
 /// True while unwinding, or while [`drop_after_panic`] drops what a panic left behind.
@@ -88,6 +125,22 @@ where
     }
 }
 
+/// [`catch`] for one request: while the handler is polled, [`current_request_id`] is
+/// `request_id`.
+pub async fn catch_request<F, T>(request_id: &str, fut: F) -> Result<T, Panicked>
+where
+    F: Future<Output = T>,
+{
+    let id: Arc<str> = Arc::from(request_id);
+    // Boxed and moved into the poll function, so `catch` owns the handler and drops its
+    // remains under `drop_after_panic`.
+    let mut fut = Box::pin(fut);
+    catch(std::future::poll_fn(move |cx| {
+        in_request(&id, || fut.as_mut().poll(cx))
+    }))
+    .await
+}
+
 /// The error a client gets for a panicked request, as JSON (500) or as an SSE event.
 pub fn api_error() -> ApiError {
     ApiError::internal(
@@ -99,14 +152,14 @@ pub fn api_error() -> ApiError {
 /// end of the stream.
 pub struct PanicSafe {
     inner: Option<Body>,
-    request_id: String,
+    request_id: Arc<str>,
 }
 
 impl PanicSafe {
     pub fn new(inner: Body, request_id: String) -> Self {
         Self {
             inner: Some(inner),
-            request_id,
+            request_id: Arc::from(request_id),
         }
     }
 }
@@ -123,7 +176,10 @@ impl HttpBody for PanicSafe {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx))) {
+        let polled = in_request(&this.request_id, || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll_frame(cx)))
+        });
+        match polled {
             Ok(p) => p,
             Err(payload) => {
                 tracing::error!(
@@ -230,5 +286,60 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.matches("\"error\"").count(), 1, "{text}");
+    }
+
+    /// Answers one frame naming the request the panic net says is being polled.
+    struct WhoAmI;
+
+    impl HttpBody for WhoAmI {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            let id = current_request_id()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from(id)))))
+        }
+        fn is_end_stream(&self) -> bool {
+            false
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_being_polled_is_known_only_while_it_is_polled() {
+        assert!(current_request_id().is_none());
+        let seen = catch_request("req_a", async {
+            let first = current_request_id();
+            tokio::task::yield_now().await;
+            (first, current_request_id())
+        })
+        .await
+        .expect("no panic");
+        assert_eq!(seen.0.as_deref(), Some("req_a"));
+        assert_eq!(seen.1.as_deref(), Some("req_a"));
+        assert!(current_request_id().is_none());
+        // Also after a panic unwound through it.
+        let r = catch_request("req_b", async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+        })
+        .await;
+        assert!(r.is_err());
+        assert!(current_request_id().is_none());
+
+        let mut body = PanicSafe::new(WhoAmI.boxed_unsync(), "req_s".into());
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx))
+            .await
+            .expect("a frame")
+            .expect("infallible");
+        assert_eq!(
+            frame.into_data().expect("data"),
+            Bytes::from_static(b"req_s")
+        );
+        assert!(current_request_id().is_none());
     }
 }

@@ -206,7 +206,7 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name("usage-writer".into())
         .spawn(move || {
-            crate::logging::background_priority();
+            crate::priority::background_priority();
             // `run` consumes the writer, so the connection is closed (and the WAL
             // checkpointed into the main file) before `flush_and_stop` hears it is done.
             writer.run();
