@@ -831,7 +831,7 @@ async fn failing_models_cool_down_across_requests() {
             .iter()
             .any(|c| c["id"] == "gpt-5.5")
     );
-    let health = gw.state.health.snapshot(std::time::Instant::now());
+    let health = gw.state.cooldowns.snapshot(std::time::Instant::now());
     assert!(
         health
             .iter()
@@ -1130,7 +1130,7 @@ async fn reload_swaps_config_while_a_stream_is_in_flight() {
     let rt = llm_router::server::Runtime::build(
         cfg,
         gw.state.addr.port(),
-        gw.state.health.clone(),
+        gw.state.cooldowns.clone(),
         Some("relay-secret-key-123456".into()),
     )
     .unwrap();

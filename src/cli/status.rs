@@ -235,7 +235,7 @@ fn print_human(s: &Status, recent: usize) {
     }
 
     let cooling: Vec<Vec<String>> = s
-        .health
+        .cooldowns
         .iter()
         .filter_map(|h| {
             let secs = h.cooldown_remaining_secs?;

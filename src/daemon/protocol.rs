@@ -154,8 +154,9 @@ pub struct Status {
     /// How many models the relay lists.
     pub models: usize,
     pub stats: Stats,
-    /// Models with a health record (cooling down or not).
-    pub health: Vec<ModelHealth>,
+    /// Models with a cooldown record (cooling down or not).
+    #[serde(alias = "health")]
+    pub cooldowns: Vec<ModelCooldown>,
     /// Today's and the last 7 days' totals; `None` when usage accounting is off.
     pub usage: Option<Usage>,
     /// CPU and memory of the daemon process, sampled by the CLI (the daemon sends `null`).
@@ -206,10 +207,10 @@ pub struct RecentDecision {
     pub status: u16,
 }
 
-/// One model's health record.
+/// One model's cooldown record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ModelHealth {
+pub struct ModelCooldown {
     pub model: String,
     pub consecutive_failures: u32,
     /// Set while the model is skipped.

@@ -70,11 +70,11 @@ pub fn status(st: &AppState, info: &DaemonInfo) -> protocol::Status {
                 })
                 .collect(),
         },
-        health: st
-            .health
+        cooldowns: st
+            .cooldowns
             .snapshot(Instant::now())
             .into_iter()
-            .map(|h| protocol::ModelHealth {
+            .map(|h| protocol::ModelCooldown {
                 model: h.model,
                 consecutive_failures: h.consecutive_failures,
                 cooldown_remaining_secs: h.cooldown_remaining_secs,

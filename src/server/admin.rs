@@ -239,7 +239,7 @@ fn router_section(state: &AppState, rt: &Runtime, m: &ModelState) -> Value {
     // The automatic choice is what the engine would pick with no model configured.
     let mut settings = rt.config.router.clone();
     settings.model.clear();
-    let automatic = Engine::new(settings, state.health.clone())
+    let automatic = Engine::new(settings, state.cooldowns.clone())
         .router_model(&m.facts)
         .map(|f| f.id.clone());
     let effective = rt.engine.router_model(&m.facts).map(|f| f.id.clone());
@@ -255,7 +255,7 @@ fn router_section(state: &AppState, rt: &Runtime, m: &ModelState) -> Value {
 
 /// One row per model the relay lists, facts joined with health.
 fn models_section(state: &AppState, m: &ModelState, router: &Value) -> Vec<Value> {
-    let health = state.health.snapshot(Instant::now());
+    let health = state.cooldowns.snapshot(Instant::now());
     let automatic = router["automatic"].as_str();
     let effective = router["effective"].as_str();
     m.facts

@@ -263,7 +263,7 @@ pub fn reload(state: &AppState) -> Result<Reloaded, ReloadError> {
         config,
         key,
         state.addr.port(),
-        state.health.clone(),
+        state.cooldowns.clone(),
         Some(&current),
     )?;
     let same_relay = rt.relay.same_relay(&current.relay);

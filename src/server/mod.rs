@@ -89,10 +89,10 @@ impl Runtime {
     pub fn build(
         config: Config,
         port: u16,
-        health: Arc<Cooldowns>,
+        cooldowns: Arc<Cooldowns>,
         key: Option<String>,
     ) -> Result<Runtime, ServeError> {
-        assembly::runtime(config, key, port, health, None).map(|(rt, _)| rt)
+        assembly::runtime(config, key, port, cooldowns, None).map(|(rt, _)| rt)
     }
 }
 
@@ -102,7 +102,8 @@ pub struct AppState {
     pub models: ArcSwap<ModelState>,
     /// Makes model-list fetches single-flight (`models::refresh_shared`).
     pub models_fetch: models::ModelFetch,
-    pub health: Arc<Cooldowns>,
+    /// The cooldown table (model failures), shared by every runtime a reload builds.
+    pub cooldowns: Arc<Cooldowns>,
     pub stats: Stats,
     pub metrics: metrics::Metrics,
     pub started: Instant,
@@ -131,14 +132,14 @@ impl AppState {
     pub fn new(
         runtime: Runtime,
         addr: SocketAddr,
-        health: Arc<Cooldowns>,
+        cooldowns: Arc<Cooldowns>,
         demo: bool,
     ) -> Arc<AppState> {
         Arc::new(AppState {
             runtime: ArcSwap::from_pointee(runtime),
             models: ArcSwap::from_pointee(ModelState::default()),
             models_fetch: models::ModelFetch::default(),
-            health,
+            cooldowns,
             stats: Stats::default(),
             metrics: metrics::Metrics::default(),
             started: Instant::now(),
@@ -386,7 +387,7 @@ fn metrics_response(state: &AppState) -> Response<Body> {
             .in_flight
             .load(std::sync::atomic::Ordering::Relaxed),
         cooling_models: state
-            .health
+            .cooldowns
             .snapshot(now)
             .iter()
             .filter(|h| h.cooldown_remaining_secs.is_some())
