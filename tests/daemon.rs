@@ -788,6 +788,16 @@ fn the_daemon_log_is_a_link_to_the_dated_file_of_json_lines() {
         .to_string_lossy()
         .into_owned();
     assert!(name.starts_with("llm-router.log.20"), "{name}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dated = link.parent().expect("dir").join(&target);
+        let mode = std::fs::metadata(&dated)
+            .expect("dated log")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the log is the user's alone: {mode:o}");
+    }
     let lines: Vec<Value> = w
         .log()
         .lines()

@@ -128,6 +128,13 @@ fn attached(
         }
     };
     let log_path = args.daemon_child.then(paths::log_file);
+    // Everything the gateway creates from here on is the user's alone: the log files
+    // (tracing-appender sets no mode of its own), the usage database and its journal.
+    #[cfg(unix)]
+    {
+        // SAFETY: umask(2) takes a mode and touches no memory; it cannot fail.
+        unsafe { libc::umask(0o077) };
+    }
     crate::logging::init(&cfg.log, log_path.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

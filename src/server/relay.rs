@@ -512,6 +512,12 @@ mod tests {
                 Ok::<_, BodyError>(Bytes::from(b))
             })
             .boxed();
+        relay_stream(upstream).await
+    }
+
+    /// Looks ahead to the commit point, relays the rest, and returns the client's writes
+    /// with the outcome the guard saw.
+    async fn relay_stream(upstream: ByteStream) -> (Vec<Bytes>, Option<Outcome>) {
         let now = Instant::now();
         let c = lookahead(upstream, now + Duration::from_secs(600), now)
             .await
@@ -635,24 +641,7 @@ mod tests {
             .enable_time()
             .build()
             .unwrap()
-            .block_on(async move {
-                let now = Instant::now();
-                let c = lookahead(upstream, now + Duration::from_secs(60), now)
-                    .await
-                    .unwrap();
-                let seen = Seen::default();
-                let out = relay_body(
-                    c,
-                    Duration::from_secs(60),
-                    UsageTap::new(false),
-                    tokio_util::sync::CancellationToken::new(),
-                    seen.clone(),
-                )
-                .collect::<Vec<Bytes>>()
-                .await;
-                let o = seen.0.lock().unwrap().clone();
-                (out, o)
-            });
+            .block_on(relay_stream(upstream));
         assert_eq!(concat(&out), sent);
         assert_eq!(outcome, Some(Outcome::Completed));
     }
