@@ -843,3 +843,48 @@ fn the_daemon_log_is_a_link_to_the_dated_file_of_json_lines() {
         stderr_file.display()
     );
 }
+
+/// The prompts that used to panic the handler (a multi-byte character where the data-URL
+/// check cut the text), through the real daemon, streaming and not: every one gets a real
+/// answer, and the log has no panic.
+#[test]
+fn the_daemon_answers_non_ascii_prompts_that_used_to_panic() {
+    let w = World::with_sim(5);
+    w.start();
+    let long = format!("{}you’re", "x".repeat(586)); // the ’ straddles byte 588..591
+    let prompts = [
+        "Привет",
+        "こんにちは",
+        "hi → there",
+        "مرحبا 🎉",
+        long.as_str(),
+    ];
+    w.rt.block_on(async {
+        for prompt in prompts {
+            for stream in [false, true] {
+                let r = w
+                    .client()
+                    .post(format!("{}/chat/completions", w.url()))
+                    .json(&json!({"model": "auto", "stream": stream,
+                        "messages": [{"role": "user", "content": prompt}]}))
+                    .send()
+                    .await
+                    .expect("chat");
+                assert_eq!(r.status(), 200, "{prompt:?} stream={stream}");
+                let body = r.text().await.expect("body");
+                let answer = if stream {
+                    content_of(&body)
+                } else {
+                    body.clone()
+                };
+                assert!(
+                    answer.contains("answered"),
+                    "{prompt:?} stream={stream}: {body}"
+                );
+            }
+        }
+    });
+    let out = w.run(&["stop"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!w.log().contains("panicked"), "{}", w.log());
+}
