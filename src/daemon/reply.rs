@@ -14,7 +14,7 @@ use crate::server::AppState;
 use crate::server::Runtime;
 use crate::server::assembly::{self, RelayClient};
 use crate::server::models::{ModelState, display_url, loaded};
-use crate::server::route_test::{self, RouteTestRequest};
+use crate::server::route_test;
 
 /// The `status` reply (documented in docs/daemon.md; `status --json` prints it).
 pub fn status(st: &AppState, info: &DaemonInfo) -> protocol::Status {
@@ -134,11 +134,7 @@ pub async fn route_test(
     // demand when the relay was down at start).
     let models = loaded(st).await;
     let rt = st.runtime.load_full();
-    let req = RouteTestRequest {
-        mode: req.mode,
-        body: req.body,
-    };
-    route_test::route_test(&rt, &models.facts, &req)
+    route_test::route_test(&rt, &models.facts, &req.mode, &req.body)
         .await
         .map(|d| decision(&d))
 }

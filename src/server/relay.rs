@@ -788,6 +788,35 @@ mod tests {
         out.iter().all(|w| f.push(w) == f.seen())
     }
 
+    /// An event with one data line and nothing else.
+    fn data_event(data: &str) -> GenEvent {
+        GenEvent {
+            comment: None,
+            name: None,
+            id: None,
+            data: vec![data.into()],
+        }
+    }
+
+    /// Writes the opening every generated stream shares (a content event, then `events`)
+    /// and returns the events a decoder must see for it.
+    fn open(
+        w: &mut Writer<'_>,
+        last_id: &mut Option<String>,
+        first: String,
+        events: &[GenEvent],
+    ) -> Vec<SseEvent> {
+        let content = serde_json::json!({"choices": [{"delta": {"content": first + "."}}]});
+        let mut expected: Vec<SseEvent> = w
+            .event(&data_event(&content.to_string()), last_id)
+            .into_iter()
+            .collect();
+        for e in events {
+            expected.extend(w.event(e, last_id));
+        }
+        expected
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -801,19 +830,13 @@ mod tests {
             waits in prop::collection::vec(any::<bool>(), 0..13),
         ) {
             let mut w = Writer { bytes: Vec::new(), ends: &ends, k: 0, prev_cr: false };
-            let mut expected = Vec::new();
             let mut last_id = None;
-            let content = serde_json::json!({"choices": [{"delta": {"content": first + "."}}]});
-            let head = GenEvent { comment: None, name: None, id: None, data: vec![content.to_string()] };
-            expected.extend(w.event(&head, &mut last_id));
-            for e in &events {
-                expected.extend(w.event(e, &mut last_id));
-            }
+            let mut expected = open(&mut w, &mut last_id, first, &events);
             let stop = r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#;
-            let tail = GenEvent { comment: None, name: None, id: None, data: vec![stop.into()] };
+            let tail = data_event(stop);
             expected.extend(w.event(&tail, &mut last_id));
             if done {
-                let d = GenEvent { comment: None, name: None, id: None, data: vec!["[DONE]".into()] };
+                let d = data_event("[DONE]");
                 expected.extend(w.event(&d, &mut last_id));
             }
             let sent = w.bytes;
@@ -836,14 +859,8 @@ mod tests {
             waits in prop::collection::vec(any::<bool>(), 0..13),
         ) {
             let mut w = Writer { bytes: Vec::new(), ends: &ends, k: 0, prev_cr: false };
-            let mut expected = Vec::new();
             let mut last_id = None;
-            let content = serde_json::json!({"choices": [{"delta": {"content": first + "."}}]});
-            let head = GenEvent { comment: None, name: None, id: None, data: vec![content.to_string()] };
-            expected.extend(w.event(&head, &mut last_id));
-            for e in &events {
-                expected.extend(w.event(e, &mut last_id));
-            }
+            let expected = open(&mut w, &mut last_id, first, &events);
             let complete = w.bytes.clone();
             if let Some(p) = &partial {
                 // Half an event: a data line, maybe ended, but no blank line.

@@ -313,26 +313,9 @@ fn parse_payload(text: &str) -> Option<Value> {
 
 /// Appends `s` as a JSON string literal (quotes included).
 fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    push_escaped(out, s);
-    out.push('"');
-}
-
-/// Appends `s` escaped for the inside of a JSON string literal (no intermediate `String`:
-/// the simulated relay writes every event of every stream this way).
-fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
+    // serde_json's own escaper; a `&str` always serialises.
+    if let Ok(quoted) = serde_json::to_string(s) {
+        out.push_str(&quoted);
     }
 }
 
